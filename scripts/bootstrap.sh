@@ -6,7 +6,8 @@
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=${ADVWELL_VENV:-$ROOT/.venv}
 STATE_DIR=$ROOT/.lab
-APT_CACHE=${ADVWELL_APT_CACHE:-/var/cache/advwell-lab/apt-archives}
+# The lab and the Molecule scenarios each have one network.
+LAB_NETWORKS=("advwell-lab 172.30.57.0/24 172.30.57.1" "advwell-molecule 172.30.58.0/24 172.30.58.1")
 export ANSIBLE_CONFIG=$ROOT/ansible.cfg
 export PATH=$VENV/bin:$PATH
 mkdir -p "$STATE_DIR"
@@ -89,7 +90,16 @@ build_images() {
     build_image advwell/vps:bookworm "$ROOT/lab/images/vps/Dockerfile" "$ROOT/lab/images/vps"
     build_image advwell/postgres:15-lab "$ROOT/lab/images/postgres/Dockerfile" "$ROOT/lab"
     build_image advwell/backend:lab "$ROOT/lab/images/backend/Dockerfile" "$ROOT/lab/images/backend"
-    as_root mkdir -p "$APT_CACHE/partial"
+}
+
+ensure_networks() {
+    local spec name subnet gateway
+    for spec in "${LAB_NETWORKS[@]}"; do
+        read -r name subnet gateway <<<"$spec"
+        docker network inspect "$name" >/dev/null 2>&1 && continue
+        docker network create --subnet "$subnet" --gateway "$gateway" \
+            --label advwell.lab=true "$name" >/dev/null
+    done
 }
 
 bootstrap() {
@@ -97,4 +107,5 @@ bootstrap() {
     ensure_collection_link
     ensure_docker
     build_images
+    ensure_networks
 }

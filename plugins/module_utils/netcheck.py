@@ -1,0 +1,45 @@
+"""Syntax checks for host names, addresses and ports, shared by tests and filters."""
+import ipaddress
+import re
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$", re.IGNORECASE)
+
+
+def is_hostname(value):
+    """RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens."""
+    if not isinstance(value, str) or not value or len(value) > 253:
+        return False
+    name = value[:-1] if value.endswith(".") else value
+    return all(_LABEL.match(label) for label in name.split("."))
+
+
+def is_address_or_network(value):
+    """An IPv4/IPv6 address or network in CIDR notation (host bits may be set)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
+def is_port(value):
+    """A TCP/UDP port number, 1-65535, given as an int or a string of digits."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, str):
+        if not value.isdigit():
+            return False
+        value = int(value)
+    return isinstance(value, int) and 1 <= value <= 65535
+
+
+def normalize_source(value):
+    """'any', or an address/network written the way ufw prints it (host routes bare)."""
+    if value in (None, "", "any", "0.0.0.0/0", "::/0"):
+        return "any"
+    network = ipaddress.ip_network(value, strict=False)
+    if network.prefixlen == network.max_prefixlen:
+        return str(network.network_address)
+    return str(network)
