@@ -7,7 +7,8 @@ set -euo pipefail
 tag=${1:-advwell/debian:bookworm}
 suite=${SUITE:-bookworm}
 
-if docker image inspect "$tag" >/dev/null 2>&1; then
+inputs=$(sha256sum "$0" | cut -c1-16)
+if [ "$(docker image inspect -f '{{index .Config.Labels "advwell.inputs"}}' "$tag" 2>/dev/null)" = "$inputs" ]; then
     echo "image $tag is cached"
     exit 0
 fi
@@ -43,10 +44,13 @@ deb $mirror $suite-updates main
 deb $security $suite-security main
 SOURCES
 rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/archives/*.deb
+# No package lists in the image: mark them stale so the first apt run updates.
+touch -d 2000-01-01 "$rootfs/var/lib/apt/lists"
 echo 'advwell' > "$rootfs/etc/hostname"
 
 tar -C "$rootfs" -c . | docker import \
     --change 'ENV container=docker' \
     --change 'CMD ["/lib/systemd/systemd"]' \
+    --change "LABEL advwell.inputs=$inputs" \
     - "$tag"
 echo "built $tag"

@@ -1,0 +1,18 @@
+"""`ansible-galaxy collection build` ships the collection without tests, Molecule or lab tooling."""
+import tarfile
+
+from .ansible_run import REPO_ROOT, ansible
+
+
+def test_build_leaves_out_tests_molecule_and_lab(tmp_path):
+    result = ansible("ansible-galaxy", "collection", "build", "--output-path", str(tmp_path), REPO_ROOT)
+    assert result.returncode == 0, result.stderr
+    tarball = next(tmp_path.glob("advwell-platform-*.tar.gz"))
+    with tarfile.open(tarball) as archive:
+        names = archive.getnames()
+    top = {name.split("/")[0] for name in names}
+    assert {"plugins", "roles", "playbooks", "meta", "MANIFEST.json", "README.md"} <= top
+    for excluded in ("tests", "molecule", "lab", "scripts", ".ci", ".config", ".ansible", ".venv", ".lab"):
+        assert excluded not in top, excluded
+    assert not any(name.startswith("inventory/lab") for name in names)
+    assert "inventory/production/hosts.yml" in names

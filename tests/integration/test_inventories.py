@@ -1,0 +1,57 @@
+"""Both inventories parse; production only once its vault file exists."""
+import json
+import shutil
+
+from .ansible_run import REPO_ROOT, ansible
+
+VAULT_PASSWORD = "test-vault-password"
+
+
+def test_lab_inventory_lists_the_three_hosts():
+    result = ansible("ansible-inventory", "-i", "inventory/lab", "--list")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["app_vps"]["hosts"] == ["app-vps"]
+    assert data["db_vps"]["hosts"] == ["db-vps"]
+    assert data["outsider"]["hosts"] == ["outsider"]
+
+
+def test_production_inventory_needs_and_reads_the_vault(tmp_path):
+    inventory = tmp_path / "production"
+    shutil.copytree(f"{REPO_ROOT}/inventory/production", inventory)
+    vault = inventory / "group_vars" / "all" / "vault.yml"
+    shutil.copy(inventory / "group_vars" / "all" / "vault.yml.example", vault)
+    password_file = tmp_path / "vault-pass"
+    password_file.write_text(VAULT_PASSWORD)
+    encrypted = ansible("ansible-vault", "encrypt", "--vault-password-file", str(password_file), str(vault))
+    assert encrypted.returncode == 0, encrypted.stderr
+    assert vault.read_text().startswith("$ANSIBLE_VAULT;")
+
+    listed = ansible("ansible-inventory", "-i", str(inventory), "--list",
+                     "--vault-password-file", str(password_file))
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout)["db_vps"]["hosts"] == ["db-vps"]
+
+    result = ansible("ansible-inventory", "-i", str(inventory), "--host", "db-vps",
+                     "--vault-password-file", str(password_file))
+    assert result.returncode == 0, result.stderr
+    host = json.loads(result.stdout)
+    assert host["ansible_host"] == "198.51.100.20"
+    assert host["advwell_app_address"] == "203.0.113.10"
+    assert host["base_hostname"] == "advwell-db"
+    assert host["vault_postgres_password"] == "CHANGE-ME"
+    assert host["advwell_postgres_settings"]["shared_buffers"] == "4GB"
+    assert host["advwell_host_memory_mb"] == 16384
+
+
+def test_production_inventory_without_vault_password_fails(tmp_path):
+    inventory = tmp_path / "production"
+    shutil.copytree(f"{REPO_ROOT}/inventory/production", inventory)
+    vault = inventory / "group_vars" / "all" / "vault.yml"
+    shutil.copy(inventory / "group_vars" / "all" / "vault.yml.example", vault)
+    password_file = tmp_path / "vault-pass"
+    password_file.write_text(VAULT_PASSWORD)
+    ansible("ansible-vault", "encrypt", "--vault-password-file", str(password_file), str(vault))
+    result = ansible("ansible-inventory", "-i", str(inventory), "--list")
+    assert result.returncode != 0
+    assert "vault" in (result.stdout + result.stderr).lower()

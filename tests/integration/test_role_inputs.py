@@ -1,0 +1,87 @@
+"""Bad role variables are rejected, naming the variable, before anything changes.
+
+The roles run against localhost in check mode; the first task that would touch
+the host comes after validation, so its absence from the output proves nothing
+was attempted.
+"""
+import json
+
+import pytest
+
+from .ansible_run import ansible
+
+PLAYBOOK = """
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - ansible.builtin.include_role:
+        name: advwell.platform.{role}
+        tasks_from: {entry}
+"""
+
+
+def run_role(tmp_path, role, entry, variables):
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(PLAYBOOK.format(role=role, entry=entry))
+    extra = tmp_path / "vars.json"
+    extra.write_text(json.dumps(variables))
+    return ansible("ansible-playbook", "--check", "-i", "localhost,", str(playbook),
+                   "-e", f"@{extra}")
+
+
+BAD_FIREWALL = [
+    ("port out of range", {"security_firewall_extra_rules": [{"port": 70000, "from": "203.0.113.10"}]},
+     "security_firewall_rules: port '70000'"),
+    ("port not a number", {"security_firewall_extra_rules": [{"port": "ssh"}]},
+     "security_firewall_extra_rules"),
+    ("bad CIDR", {"security_firewall_extra_rules": [{"port": 5432, "from": "10.0.0.0/33"}]},
+     "from '10.0.0.0/33' is not an IP address"),
+    ("host name as source", {"security_firewall_extra_rules": [{"port": 5432, "from": "app-vps"}]},
+     "from 'app-vps' is not an IP address"),
+    ("bad protocol", {"security_firewall_extra_rules": [{"port": 5432, "proto": "icmp"}]},
+     "proto"),
+    ("bad app address", {"security_app_address": "not-an-ip",
+                         "security_firewall_extra_rules": [{"port": 5432, "from": "203.0.113.10"}]},
+     "security_app_address: 'not-an-ip'"),
+]
+
+
+@pytest.mark.parametrize("case,variables,message", BAD_FIREWALL, ids=[c[0] for c in BAD_FIREWALL])
+def test_firewall_rejects_bad_input(tmp_path, case, variables, message):
+    variables.setdefault("advwell_app_address", "203.0.113.10")
+    result = run_role(tmp_path, "security", "firewall", variables)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert message in output
+    assert "Allow the declared rules" not in output
+
+
+BAD_BASE = [
+    ("bad host name", {"base_hostname": "bad_host!"}, "base_hostname: 'bad_host!' is not a valid host name"),
+    ("bad log size", {"base_docker_log_max_size": "lots"}, "base_docker_log_max_size"),
+    ("bad docker source", {"base_docker_source": "snap"}, "base_docker_source"),
+    ("bad strategy", {"base_hostname_strategy": "magic"}, "base_hostname_strategy"),
+]
+
+
+@pytest.mark.parametrize("case,variables,message", BAD_BASE, ids=[c[0] for c in BAD_BASE])
+def test_base_rejects_bad_input(tmp_path, case, variables, message):
+    result = run_role(tmp_path, "base", "main", variables)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert message in output
+    assert "Set the host name" not in output
+
+
+def test_valid_firewall_input_passes_validation(tmp_path):
+    """The same check-mode run with good values gets past validation (so the
+    failures above are about the values, not the harness)."""
+    result = run_role(tmp_path, "security", "firewall", {
+        "advwell_app_address": "203.0.113.10",
+        "security_guard_published_ports": False,
+        "security_firewall_extra_rules": [{"port": 5432, "from": "203.0.113.10"}]})
+    output = result.stdout + result.stderr
+    assert "Check every firewall source is 'any' or an address/CIDR" in output
+    assert "fatal: [localhost]: FAILED! => {\"assertion\"" not in output
+    assert "Allow the declared rules" in output
