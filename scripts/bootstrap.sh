@@ -71,12 +71,18 @@ ensure_docker() {
 }
 
 # Rebuilds an image only when its build inputs changed (a hash label on the image).
+# Inputs: the Dockerfile, the files under the given paths (default: the context)
+# and the base image it is built on.
 build_image() {
     local tag=$1 dockerfile=$2 context=$3
+    shift 3
+    local inputs=("$@")
+    [ ${#inputs[@]} -gt 0 ] || inputs=("$context")
     local hash
-    hash=$(cd "$context" && find . -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 | sort -z \
-           | xargs -0 sha256sum | sha256sum | cut -c1-16)
-    hash=$hash-$(sha256sum "$dockerfile" | cut -c1-8)-$(docker image inspect -f '{{.Id}}' advwell/debian:bookworm | cut -c8-19)
+    hash=$( { find "${inputs[@]}" -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 | sort -z \
+              | xargs -0 sha256sum | cut -d' ' -f1
+              sha256sum < "$dockerfile"
+              docker image inspect -f '{{.Id}}' advwell/debian:bookworm; } | sha256sum | cut -c1-16)
     if [ "$(docker image inspect -f '{{index .Config.Labels "advwell.inputs"}}' "$tag" 2>/dev/null)" = "$hash" ]; then
         return 0
     fi
@@ -88,7 +94,8 @@ build_images() {
     command -v debootstrap >/dev/null || apt_install debootstrap
     bash "$ROOT/lab/images/build-base.sh" advwell/debian:bookworm >&2
     build_image advwell/vps:bookworm "$ROOT/lab/images/vps/Dockerfile" "$ROOT/lab/images/vps"
-    build_image advwell/postgres:15-lab "$ROOT/lab/images/postgres/Dockerfile" "$ROOT/lab"
+    build_image advwell/postgres:15-lab "$ROOT/lab/images/postgres/Dockerfile" "$ROOT/lab" \
+        "$ROOT/lab/images/postgres" "$ROOT/lab/datagen"
     build_image advwell/backend:lab "$ROOT/lab/images/backend/Dockerfile" "$ROOT/lab/images/backend"
 }
 

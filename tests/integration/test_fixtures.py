@@ -1,13 +1,14 @@
 """Each service fixture proves it starts a real, working service."""
 import subprocess
 import uuid
+from contextlib import closing
 
 import psycopg2
 import pytest
 
 
 def test_postgres_fixture_serves_queries_with_password_auth(postgres_server, postgres_db):
-    with postgres_server.connect(postgres_db) as conn, conn.cursor() as cur:
+    with closing(postgres_server.connect(postgres_db)) as conn, conn.cursor() as cur:
         cur.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         cur.execute("CREATE TABLE t (id int)")
         cur.execute("INSERT INTO t SELECT generate_series(1, 100)")

@@ -13,7 +13,7 @@ def test_lab_inventory_lists_the_three_hosts():
     data = json.loads(result.stdout)
     assert data["app_vps"]["hosts"] == ["app-vps"]
     assert data["db_vps"]["hosts"] == ["db-vps"]
-    assert data["outsider"]["hosts"] == ["outsider"]
+    assert data["outsiders"]["hosts"] == ["outsider"]
 
 
 def test_production_inventory_needs_and_reads_the_vault(tmp_path):
