@@ -16,7 +16,8 @@ def test_lab_inventory_lists_the_three_hosts():
     assert data["outsiders"]["hosts"] == ["outsider"]
 
 
-def test_production_inventory_needs_and_reads_the_vault(tmp_path):
+def production_copy_with_vault(tmp_path):
+    """A copy of the example inventory whose vault.yml is the example, encrypted."""
     inventory = tmp_path / "production"
     shutil.copytree(f"{REPO_ROOT}/inventory/production", inventory)
     vault = inventory / "group_vars" / "all" / "vault.yml"
@@ -26,6 +27,11 @@ def test_production_inventory_needs_and_reads_the_vault(tmp_path):
     encrypted = ansible("ansible-vault", "encrypt", "--vault-password-file", str(password_file), str(vault))
     assert encrypted.returncode == 0, encrypted.stderr
     assert vault.read_text().startswith("$ANSIBLE_VAULT;")
+    return inventory, password_file
+
+
+def test_production_inventory_needs_and_reads_the_vault(tmp_path):
+    inventory, password_file = production_copy_with_vault(tmp_path)
 
     listed = ansible("ansible-inventory", "-i", str(inventory), "--list",
                      "--vault-password-file", str(password_file))
@@ -45,13 +51,7 @@ def test_production_inventory_needs_and_reads_the_vault(tmp_path):
 
 
 def test_production_inventory_without_vault_password_fails(tmp_path):
-    inventory = tmp_path / "production"
-    shutil.copytree(f"{REPO_ROOT}/inventory/production", inventory)
-    vault = inventory / "group_vars" / "all" / "vault.yml"
-    shutil.copy(inventory / "group_vars" / "all" / "vault.yml.example", vault)
-    password_file = tmp_path / "vault-pass"
-    password_file.write_text(VAULT_PASSWORD)
-    ansible("ansible-vault", "encrypt", "--vault-password-file", str(password_file), str(vault))
+    inventory, _ = production_copy_with_vault(tmp_path)
     result = ansible("ansible-inventory", "-i", str(inventory), "--list")
     assert result.returncode != 0
     assert "vault" in (result.stdout + result.stderr).lower()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.fixtures.ports import free_port, wait_for_port
+from tests.fixtures.process import stop_process
 
 import redis  # noqa: F401  app.py needs redis-py (requirements.txt; Debian: python3-redis)
 
@@ -41,13 +42,7 @@ class Backend:
             return handle.read()
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
 
 def decode(response):
