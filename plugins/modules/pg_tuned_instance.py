@@ -242,15 +242,17 @@ def read_settings(cursor, names):
 
 
 def read_file_values(cursor, names):
-    """Last valid value of each setting in the configuration files, postgresql.auto.conf included.
+    """Last value of each setting in the configuration files, postgresql.auto.conf included.
 
     That is what the server runs after a reload or restart, so a setting written
-    earlier but waiting for a restart compares as already set. None when the role
-    may not read pg_file_settings.
+    earlier but waiting for a restart compares as already set. (Such an entry has
+    an error, 'setting could not be applied', so errors are not filtered out; an
+    invalid value simply compares as different.) None when the role may not read
+    pg_file_settings.
     """
     try:
         cursor.execute("SELECT name, setting FROM pg_file_settings "
-                       "WHERE name = ANY(%s) AND error IS NULL ORDER BY seqno", (list(names),))
+                       "WHERE name = ANY(%s) ORDER BY seqno", (list(names),))
     except pg_errors.InsufficientPrivilege:
         return None
     return dict(cursor.fetchall())
