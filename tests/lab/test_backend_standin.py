@@ -15,7 +15,6 @@ import pytest
 from tests.fixtures.ports import free_port, wait_for_port
 from tests.fixtures.process import stop_process
 
-import redis  # noqa: F401  app.py needs redis-py (requirements.txt; Debian: python3-redis)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 APP = os.path.join(REPO, "lab", "images", "backend", "app.py")
