@@ -83,3 +83,20 @@ def test_valid_firewall_input_passes_validation(tmp_path):
     assert "Check every firewall source is 'any' or an address/CIDR" in output
     assert "fatal: [localhost]: FAILED! => {\"assertion\"" not in output
     assert "Allow the declared rules" in output
+
+
+BAD_DB_VPS = [
+    ("app address not an IP", {"db_vps_app_address": "app-vps"}, "db_vps_app_address: 'app-vps'"),
+    ("unknown storage", {"db_vps_storage": "tape"}, "db_vps_storage"),
+    ("unknown workload", {"db_vps_workload": "batch"}, "db_vps_workload"),
+    ("port out of range", {"db_vps_port": 99999}, "db_vps_port: '99999'"),
+    ("no password", {"db_vps_superuser_password": ""}, "db_vps_superuser_password: not set"),
+]
+
+
+@pytest.mark.parametrize("case,variables,message", BAD_DB_VPS, ids=[c[0] for c in BAD_DB_VPS])
+def test_db_vps_rejects_bad_input(tmp_path, case, variables, message):
+    variables = {"db_vps_superuser_password": "x", "db_vps_host_memory": "16GB", "db_vps_host_cpus": 4,
+                 "db_vps_app_address": "203.0.113.10", **variables}
+    result = run_role(tmp_path, "db_vps", "main", variables)
+    assert_rejected_before_changes(result, message, "Install the PostgreSQL client library")
