@@ -183,6 +183,8 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.advwell.platform.plugins.module_utils.pg_connection import (
+    connect, connection_argument_spec)
 from ansible_collections.advwell.platform.plugins.module_utils.pg_tune import (
     STORAGES, WORKLOADS, canonical_value, describe, major_version, normalize_settings, pg_tune,
     same_value)
@@ -209,25 +211,11 @@ def argument_spec():
         version=dict(type="str"),
         max_connections=dict(type="int"),
         settings=dict(type="dict"),
-        login_host=dict(type="str"),
-        login_port=dict(type="int", default=5432),
-        login_user=dict(type="str", default="postgres"),
-        login_password=dict(type="str", no_log=True),
-        login_db=dict(type="str", default="postgres"),
-        connect_timeout=dict(type="int", default=10),
+        **connection_argument_spec(),
     )
 
 
 # ---------------------------------------------------------------- reading the server
-
-def connect(params):
-    options = dict(host=params["login_host"], port=params["login_port"],
-                   user=params["login_user"], password=params["login_password"],
-                   dbname=params["login_db"], connect_timeout=params["connect_timeout"])
-    conn = psycopg2.connect(**{key: value for key, value in options.items() if value is not None})
-    conn.autocommit = True  # ALTER SYSTEM refuses to run inside a transaction block
-    return conn
-
 
 def server_major_version(cursor):
     cursor.execute("SELECT current_setting('server_version_num')::int / 10000")
@@ -418,7 +406,7 @@ def main():
         module.fail_json(msg=missing_required_lib("psycopg2"), exception=PSYCOPG2_IMPORT_ERROR)
     version = check_inputs(module)
     try:
-        conn = connect(module.params)
+        conn = connect(psycopg2, module.params)  # autocommit: ALTER SYSTEM refuses a transaction block
     except psycopg2.Error as error:
         module.fail_json(msg=f"Cannot connect to PostgreSQL: {error}".strip())
     try:

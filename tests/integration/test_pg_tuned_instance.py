@@ -5,13 +5,12 @@ configuration, which the shared session server must not see.
 """
 import json
 import os
-import sys
 from contextlib import closing
 
 import pytest
 
 from tests.fixtures.postgres import SUPERUSER_PASSWORD, running_postgres
-from tests.integration.ansible_run import ansible
+from tests.integration.ansible_run import run_module as run_ansible_module
 
 COMMAND_LINE_WORK_MEM = "8MB"
 
@@ -47,32 +46,12 @@ def auto_conf(server):
 
 def run_module(tmp_path, server, check_mode=False, verbosity="-v", **module_args):
     """Runs the module in a playbook and returns (registered result, playbook run)."""
-    result_file = tmp_path / "result.json"
-    result_file.unlink(missing_ok=True)
     login = dict(login_host=server.host, login_port=server.port, login_user=server.user,
                  login_password=server.password, login_db="postgres", connect_timeout=5)
-    playbook = [{
-        "name": "Tune PostgreSQL",
-        "hosts": "localhost",
-        "connection": "local",
-        "gather_facts": False,
-        "vars": {"ansible_python_interpreter": sys.executable},
-        "tasks": [
-            {"name": "Ensure tuned settings",
-             "advwell.platform.pg_tuned_instance": dict(login, **module_args),
-             "check_mode": check_mode, "ignore_errors": True, "register": "tuning"},
-            {"name": "Keep the result",
-             "ansible.builtin.copy": {"content": "{{ tuning | to_json }}", "dest": str(result_file),
-                                      "mode": "0600"}},
-        ],
-    }]
-    playbook_file = tmp_path / "playbook.yml"
-    playbook_file.write_text(json.dumps(playbook))  # JSON is YAML
-    run = ansible("ansible-playbook", verbosity, "-i", "localhost,", str(playbook_file))
-    assert result_file.exists(), run.stdout + run.stderr
-    text = result_file.read_text()
-    assert SUPERUSER_PASSWORD not in text + run.stdout + run.stderr
-    return json.loads(text), run
+    result, run = run_ansible_module(tmp_path, "advwell.platform.pg_tuned_instance",
+                                     dict(login, **module_args), check_mode, verbosity)
+    assert SUPERUSER_PASSWORD not in json.dumps(result) + run.stdout + run.stderr
+    return result, run
 
 
 SEED = dict(memory="16GB", cpus=4, storage="ssd", workload="web", version="15", settings={
