@@ -20,31 +20,10 @@ description:
     counts (C(reltuples)), not exact counts or content, and has no sequence values.
 author:
   - AdvWell platform engineers
-requirements:
-  - psycopg2 (on the host that runs the module)
-options:
-  login_host:
-    description: Host or socket directory of the server.
-    type: str
-  login_port:
-    description: Port of the server.
-    type: int
-    default: 5432
-  login_user:
-    description: Role to log in as; must be able to read every table.
-    type: str
-    default: postgres
-  login_password:
-    description: Its password.
-    type: str
-  login_db:
-    description: Database to fingerprint.
-    type: str
-    default: postgres
-  connect_timeout:
-    description: Seconds to wait for the connection.
-    type: int
-    default: 10
+extends_documentation_fragment:
+  - advwell.platform.postgres
+notes:
+  - O(login_user) must be able to read every table.
 attributes:
   check_mode:
     support: full

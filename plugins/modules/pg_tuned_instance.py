@@ -30,8 +30,6 @@ description:
     command-line precedence trap.
 author:
   - AdvWell platform engineers
-requirements:
-  - psycopg2 (on the host that runs the module)
 options:
   memory:
     description:
@@ -68,30 +66,8 @@ options:
       - Settings as name -> value in PostgreSQL's spelling (C(64MB), C(30s), C(on), C(0.9)).
       - They win over the derived values. YAML booleans become C(on)/C(off).
     type: dict
-  login_host:
-    description:
-      - Host name or address of the server, or a directory holding its Unix socket.
-      - Omit to use libpq's default (the local Unix socket).
-    type: str
-  login_port:
-    description: Port of the server.
-    type: int
-    default: 5432
-  login_user:
-    description: Role to connect as; it must be allowed to run ALTER SYSTEM (a superuser).
-    type: str
-    default: postgres
-  login_password:
-    description: Password of O(login_user).
-    type: str
-  login_db:
-    description: Database to connect to.
-    type: str
-    default: postgres
-  connect_timeout:
-    description: Seconds to wait for the connection.
-    type: int
-    default: 10
+extends_documentation_fragment:
+  - advwell.platform.postgres
 attributes:
   check_mode:
     description: Runs the same comparison and validation and executes nothing.
@@ -100,6 +76,7 @@ attributes:
     description: Reports the settings that change, before and after.
     support: full
 notes:
+  - O(login_user) must be allowed to run C(ALTER SYSTEM) (a superuser).
   - The derived settings follow PGTune's formulas for a Linux server, see the
     C(advwell.platform.pg_tune) filter, which returns them without a server.
 seealso:
