@@ -6,8 +6,6 @@
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=${ADVWELL_VENV:-$ROOT/.venv}
 STATE_DIR=$ROOT/.lab
-# The lab and the Molecule scenarios each have one network.
-LAB_NETWORKS=("advwell-lab 172.30.57.0/24 172.30.57.1" "advwell-molecule 172.30.58.0/24 172.30.58.1")
 export ANSIBLE_CONFIG=$ROOT/ansible.cfg
 export PATH=$VENV/bin:$PATH
 mkdir -p "$STATE_DIR"
@@ -99,20 +97,9 @@ build_images() {
     build_image advwell/backend:lab "$ROOT/lab/images/backend/Dockerfile" "$ROOT/lab/images/backend"
 }
 
-ensure_networks() {
-    local spec name subnet gateway
-    for spec in "${LAB_NETWORKS[@]}"; do
-        read -r name subnet gateway <<<"$spec"
-        docker network inspect "$name" >/dev/null 2>&1 && continue
-        docker network create --subnet "$subnet" --gateway "$gateway" \
-            --label advwell.lab=true "$name" >/dev/null
-    done
-}
-
 bootstrap() {
     ensure_venv
     ensure_collection_link
     ensure_docker
     build_images
-    ensure_networks
 }
