@@ -95,6 +95,7 @@ build_images() {
     build_image advwell/postgres:15-lab "$ROOT/lab/images/postgres/Dockerfile" "$ROOT/lab" \
         "$ROOT/lab/images/postgres" "$ROOT/lab/datagen"
     build_image advwell/backend:lab "$ROOT/lab/images/backend/Dockerfile" "$ROOT/lab/images/backend"
+    build_image advwell/redis:lab "$ROOT/lab/images/redis/Dockerfile" "$ROOT/lab/images/redis"
 }
 
 bootstrap() {

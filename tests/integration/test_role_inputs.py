@@ -100,3 +100,30 @@ def test_db_vps_rejects_bad_input(tmp_path, case, variables, message):
                  "db_vps_app_address": "203.0.113.10", **variables}
     result = run_role(tmp_path, "db_vps", "main", variables)
     assert_rejected_before_changes(result, message, "Install the PostgreSQL client library")
+
+
+BAD_DB_MIGRATION = [
+    ("target port out of range", {"db_migration_target_port": 70000}, "db_migration_target_port: '70000'"),
+    ("target host with a space", {"db_migration_target_host": "db host"}, "db_migration_target_host: 'db host'"),
+    ("no source password", {"db_migration_source_password": ""}, "db_migration_source_password"),
+    ("zero jobs", {"db_migration_jobs": 0}, "db_migration_jobs must be >= 1 (0)"),
+    ("database name with SQL", {"db_migration_target_database": "advtom; DROP"},
+     "db_migration_target_database: 'advtom; DROP' must be a plain lower-case identifier"),
+    ("compression out of range", {"db_migration_compression": 12}, "db_migration_compression 0-9 (12)"),
+]
+
+
+@pytest.mark.parametrize("case,variables,message", BAD_DB_MIGRATION, ids=[c[0] for c in BAD_DB_MIGRATION])
+def test_db_migration_rejects_bad_input(tmp_path, case, variables, message):
+    variables = {"db_migration_source_password": "x", "db_migration_target_password": "y",
+                 "db_migration_target_host": "198.51.100.20", **variables}
+    result = run_role(tmp_path, "db_migration", "main", variables)
+    assert_rejected_before_changes(result, message, "Look for the record of a finished migration")
+
+
+def test_db_migration_rollback_needs_confirmation(tmp_path):
+    result = run_role(tmp_path, "db_migration", "rollback", {
+        "db_migration_source_password": "x", "db_migration_target_password": "y",
+        "db_migration_target_host": "198.51.100.20"})
+    assert_rejected_before_changes(result, "Run again with -e db_migration_rollback_confirm=yes",
+                                   "Start the old PostgreSQL")
