@@ -7,10 +7,10 @@
 #   pg-copy.sh restore   the roles, then the dump into the scratch database
 #
 # Environment: SOURCE_HOST SOURCE_PORT SOURCE_USER SOURCE_DB TARGET_HOST
-# TARGET_PORT TARGET_USER SCRATCH_DB JOBS COMPRESSION
+# TARGET_PORT TARGET_USER SCRATCH_DB JOBS COMPRESSION, and WORK (default /work).
 set -euo pipefail
 
-WORK=/work
+WORK=${WORK:-/work}
 
 dump() {
     # Complete files get their final names only when pg_dump and the checks succeeded.
