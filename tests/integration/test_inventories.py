@@ -49,6 +49,11 @@ def test_production_inventory_needs_and_reads_the_vault(tmp_path):
     assert host["advwell_postgres_settings"]["shared_buffers"] == "4GB"
     assert host["advwell_host_memory_mb"] == 16384
 
+    app = ansible("ansible-inventory", "-i", str(inventory), "--host", "app-vps",
+                  "--vault-password-file", str(password_file))
+    assert app.returncode == 0, app.stderr
+    assert json.loads(app.stdout)["vault_legacy_postgres_password"] == "CHANGE-ME"
+
 
 def test_production_inventory_without_vault_password_fails(tmp_path):
     inventory, _ = production_copy_with_vault(tmp_path)
