@@ -15,28 +15,47 @@ def ansible(tool, *args, cwd=REPO_ROOT, env=None):
                           capture_output=True, text=True, timeout=600)
 
 
-def run_module(tmp_path, module, args, check_mode=False, verbosity="-v"):
-    """Runs one module task the way a playbook does; returns (registered result, the run)."""
+def run_module(tmp_path, module, args, check_mode=False, verbosity="-v", host=None,
+               connection="community.docker.docker", interpreter="/usr/bin/python3", diff=False):
+    """Runs one module task the way a playbook does; returns (registered result, the run).
+
+    By default the module runs on this machine. With `host` it runs there through
+    `connection` (by default inside the Docker container named `host`, with the container's
+    `interpreter`); the result is still kept on this machine. `diff` is --diff for the task.
+    """
     import json
 
     result_file = tmp_path / "result.json"
     result_file.unlink(missing_ok=True)
+    module_task = {"name": "Run the module", module: args, "check_mode": check_mode,
+                   "ignore_errors": True, "register": "outcome"}
+    keep_task = {"name": "Keep the result",
+                 "ansible.builtin.copy": {"content": "{{ outcome | to_json }}", "dest": str(result_file),
+                                          "mode": "0600"}}
+    if diff:
+        module_task["diff"] = True
+    if host is None:
+        play = {"hosts": "localhost", "connection": "local",
+                "vars": {"ansible_python_interpreter": sys.executable}}
+        inventory = "localhost,"
+    else:
+        # Connection settings are the host's (not the play's), so that the result can be
+        # written by the implicit localhost. Pipelining saves the file copies per task.
+        play = {"hosts": host}
+        keep_task["delegate_to"] = "localhost"
+        inventory_file = tmp_path / "inventory.yml"
+        inventory_file.write_text(json.dumps({"all": {"hosts": {host: {
+            "ansible_connection": connection, "ansible_python_interpreter": interpreter,
+            "ansible_pipelining": True}}}}))
+        inventory = str(inventory_file)
     playbook = [{
         "name": f"Run {module}",
-        "hosts": "localhost",
-        "connection": "local",
+        **play,
         "gather_facts": False,
-        "vars": {"ansible_python_interpreter": sys.executable},
-        "tasks": [
-            {"name": "Run the module", module: args, "check_mode": check_mode,
-             "ignore_errors": True, "register": "outcome"},
-            {"name": "Keep the result",
-             "ansible.builtin.copy": {"content": "{{ outcome | to_json }}", "dest": str(result_file),
-                                      "mode": "0600"}},
-        ],
+        "tasks": [module_task, keep_task],
     }]
     playbook_file = tmp_path / "playbook.yml"
     playbook_file.write_text(json.dumps(playbook))  # JSON is YAML
-    run = ansible("ansible-playbook", verbosity, "-i", "localhost,", str(playbook_file))
+    run = ansible("ansible-playbook", verbosity, "-i", inventory, str(playbook_file))
     assert result_file.exists(), run.stdout + run.stderr
     return json.loads(result_file.read_text()), run
