@@ -96,6 +96,7 @@ build_images() {
         "$ROOT/lab/images/postgres" "$ROOT/lab/datagen"
     build_image advwell/backend:lab "$ROOT/lab/images/backend/Dockerfile" "$ROOT/lab/images/backend"
     build_image advwell/redis:lab "$ROOT/lab/images/redis/Dockerfile" "$ROOT/lab/images/redis"
+    build_image advwell/nginx:lab "$ROOT/lab/images/nginx/Dockerfile" "$ROOT/lab/images/nginx"
 }
 
 bootstrap() {

@@ -8,7 +8,7 @@ A service has converged when exactly the wanted number of its tasks run, every o
 them is meant to run, and no task that is meant to run is still on its way (a scale-down
 is done when the removed tasks have stopped, not when they are marked for removal), and
 the running tasks have been seen running for STABLE_SECONDS.
-It is failing when its update is paused or rolled back, when MAX_TASK_FAILURES of its
+An update still in progress is waited for. It is failing when its update is paused or rolled back, when MAX_TASK_FAILURES of its
 tasks failed or were rejected since the run started, or when a task has waited
 NO_NODE_GRACE seconds for a node the scheduler cannot find.
 """
@@ -69,6 +69,10 @@ def update_problem(service):
         return None
     message = status.get("Message")
     return f"update {state.replace('_', ' ')}" + (f": {message}" if message else "")
+
+
+def update_in_progress(service):
+    return (service.get("UpdateStatus") or {}).get("State") == "updating"
 
 
 def task_state(task):
@@ -193,6 +197,11 @@ class Convergence:
 
         self.running_since = {task["ID"]: self.running_since.get(task["ID"], now)
                               for task in tasks if task_state(task) == "running"}
+        if update_in_progress(service):
+            # Between two tasks of a rolling update the counts match, but the update
+            # may still fail and roll back: it has to finish first.
+            return Verdict(WAITING, f"service {self.name}: update in progress, "
+                                    f"{running_count(tasks)} of {self.replicas} tasks running")
         if is_converged(tasks, self.replicas):
             newest_start = max(self.running_since.values(), default=now - self.stable_for)
             if now - newest_start >= self.stable_for:

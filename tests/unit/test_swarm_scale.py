@@ -187,6 +187,17 @@ def test_a_task_replaced_while_being_checked_starts_the_check_again():
     assert watch.check(service(1), replaced, now=9.0).outcome == CONVERGED
 
 
+def test_a_rolling_update_in_progress_is_waited_for():
+    tasks = [running("t1", 1), running("t2", 2)]
+    watch = Convergence("advwell_backend", 2, tasks, stable_for=5)
+    updating = service(2, update_status={"State": "updating", "Message": "update in progress"})
+    verdict = watch.check(updating, tasks, now=100.0)
+    assert verdict == (WAITING, "service advwell_backend: update in progress, 2 of 2 tasks running")
+    assert watch.check(updating, tasks, now=200.0).outcome == WAITING
+    done = service(2, update_status={"State": "completed", "Message": "update completed"})
+    assert watch.check(done, tasks, now=201.0).outcome == CONVERGED
+
+
 def test_tasks_already_running_are_checked_too():
     tasks = [running("t1", 1), running("t2", 2)]
     watch = Convergence("advwell_backend", 2, tasks, stable_for=5)
