@@ -127,3 +127,25 @@ def test_db_migration_rollback_needs_confirmation(tmp_path):
         "db_migration_target_host": "198.51.100.20"})
     assert_rejected_before_changes(result, "Run again with -e db_migration_rollback_confirm=yes",
                                    "Start the old PostgreSQL")
+
+
+BAD_APP_VPS = [
+    ("negative replicas", {"app_vps_backend_replicas": -1},
+     "app_vps_backend_replicas: must be a whole number of at least 1, got -1"),
+    ("zero pool", {"app_vps_backend_pool_size": 0}, "app_vps_backend_pool_size: must be a whole number"),
+    ("quorum above the sentinels", {"app_vps_redis_quorum": 4}, "app_vps_redis_quorum: 4 is more than the 3 sentinels"),
+    ("port out of range", {"app_vps_http_port": 70000}, "app_vps_http_port: '70000' is not a port"),
+    ("bad memory size", {"app_vps_backend_memory": "lots"}, "app_vps_backend_memory: 'lots' is not a size"),
+    ("host name as Swarm address", {"app_vps_swarm_advertise_address": "app-vps"},
+     "app_vps_swarm_advertise_address: 'app-vps' is not an IP address"),
+    ("bad domain", {"app_vps_api_domain": "api example"}, "app_vps_api_domain: 'api example' is not a DNS name"),
+    ("unknown edge", {"app_vps_edge": "haproxy"}, "app_vps_edge"),
+]
+
+
+@pytest.mark.parametrize("case,variables,message", BAD_APP_VPS, ids=[c[0] for c in BAD_APP_VPS])
+def test_app_vps_rejects_bad_input(tmp_path, case, variables, message):
+    variables = {"app_vps_swarm_advertise_address": "203.0.113.10", "app_vps_redis_password": "x",
+                 **variables}
+    result = run_role(tmp_path, "app_vps", "main", variables)
+    assert_rejected_before_changes(result, message, "Read the DATABASE_URL phase 2 wrote")
