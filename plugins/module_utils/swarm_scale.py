@@ -7,8 +7,8 @@ The module advwell.platform.swarm_scale does the API calls and the waiting.
 A service has converged when exactly the wanted number of its tasks run, every one of
 them is meant to run, and no task that is meant to run is still on its way (a scale-down
 is done when the removed tasks have stopped, not when they are marked for removal), and
-the running tasks have been seen running for STABLE_SECONDS.
-An update still in progress is waited for. It is failing when its update is paused or rolled back, when MAX_TASK_FAILURES of its
+the running tasks have been seen running for STABLE_SECONDS, and no update is in progress.
+It is failing when its update is paused or rolled back, when MAX_TASK_FAILURES of its
 tasks failed or were rejected since the run started, or when a task has waited
 NO_NODE_GRACE seconds for a node the scheduler cannot find.
 """
