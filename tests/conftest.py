@@ -11,4 +11,5 @@ pytest_plugins = [
     "tests.fixtures.s3",
     "tests.fixtures.redis",
     "tests.fixtures.swarm",
+    "tests.fixtures.fail2ban",
 ]
