@@ -41,6 +41,8 @@ BAD_FIREWALL = [
      "from 'app-vps' is not an IP address"),
     ("bad protocol", {"security_firewall_extra_rules": [{"port": 5432, "proto": "icmp"}]},
      "proto"),
+    ("swarm peer not an address", {"security_swarm_peers": ["swarm-worker"]},
+     "security_swarm_peers: 'swarm-worker'"),
     ("port zero", {"security_firewall_rules": [{"port": 0}]},
      "security_firewall_rules: port '0'"),
 ]
