@@ -14,6 +14,7 @@ NO_NODE_GRACE seconds for a node the scheduler cannot find.
 """
 import copy
 from collections import Counter, namedtuple
+from datetime import datetime, timezone
 
 # Tasks that failed or were rejected since the run started before the service counts as
 # failing. One failure can be a fluke (a port still held, a node going away); with a restart
@@ -61,11 +62,24 @@ def scaled_spec(service, replicas):
     return spec
 
 
-def update_problem(service):
-    """Why the service's update blocks or reverses convergence, or None."""
+def rfc3339(epoch_seconds):
+    """Epoch seconds as the UTC timestamps Docker writes (comparable with _timestamp_key)."""
+    return datetime.fromtimestamp(epoch_seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def update_problem(service, since=None):
+    """Why the service's update blocks or reverses convergence, or None.
+
+    A rollback that completed and had started before `since` (epoch seconds) belongs to an
+    earlier run: the service runs the spec it rolled back to, and Docker keeps reporting the
+    rollback until the next update. Paused updates are a problem whenever they started.
+    """
     status = service.get("UpdateStatus") or {}
     state = status.get("State")
     if state not in BAD_UPDATE_STATES:
+        return None
+    if (state == "rollback_completed" and since is not None and status.get("StartedAt")
+            and _timestamp_key(status["StartedAt"]) < _timestamp_key(rfc3339(since))):
         return None
     message = status.get("Message")
     return f"update {state.replace('_', ' ')}" + (f": {message}" if message else "")
@@ -162,8 +176,9 @@ class Convergence:
     """
 
     def __init__(self, name, replicas, tasks_before, max_failures=MAX_TASK_FAILURES,
-                 no_node_grace=NO_NODE_GRACE, stable_for=STABLE_SECONDS):
+                 no_node_grace=NO_NODE_GRACE, stable_for=STABLE_SECONDS, updates_since=None):
         self.name = name
+        self.updates_since = updates_since
         self.replicas = replicas
         self.max_failures = max_failures
         self.no_node_grace = no_node_grace
@@ -180,7 +195,7 @@ class Convergence:
         current = [task for task in tasks if is_current(task)]
         self.states_seen.update(task_state(task) for task in current)
 
-        problem = update_problem(service)
+        problem = update_problem(service, self.updates_since)
         if problem:
             return Verdict(FAILED, f"service {self.name}: {problem}")
         if service_mode(service) == "replicated" and current_replicas(service) != self.replicas:

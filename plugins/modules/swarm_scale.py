@@ -77,6 +77,14 @@ options:
       - Seconds between two looks at the service and its tasks while waiting. Must be more than 0.
     type: float
     default: 1
+  updates_since:
+    description:
+      - Epoch seconds when the current run started, e.g. just before a C(docker stack deploy).
+      - A rollback that completed and had started before this time is from an earlier run:
+        the service runs the spec it rolled back to, and Docker keeps reporting the rollback
+        until the next update. Such a service is scaled and checked like any other.
+      - Without it, every rolled-back update is a failure. Paused updates always are.
+    type: float
 notes:
   - Uses community.docker's own Docker API client, so it needs the Python library C(requests)
     on the managed host but not the Docker SDK for Python. With the default O(docker_host) it
@@ -274,7 +282,7 @@ class Scaler:
         mode = service_mode(service)
         if mode != "replicated":
             self.fail(f"service {self.name} is a {mode} service; only replicated services can be scaled")
-        problem = update_problem(service)
+        problem = update_problem(service, self.module.params["updates_since"])
         if problem:
             self.fail(f"service {self.name}: {problem}; not scaling a service whose update did not "
                       f"complete (deploy it successfully first)", tasks=self.tasks(service))
@@ -338,7 +346,7 @@ class Scaler:
         self.load_node_names()
         before = current_replicas(service)
         tasks = self.tasks(service)
-        watch = Convergence(self.name, self.replicas, tasks)
+        watch = Convergence(self.name, self.replicas, tasks, updates_since=params["updates_since"])
         watch.node_names = self.node_names
         self.result.update(replicas_before=before, changed=before != self.replicas, waited=0.0)
         if self.module._diff:
@@ -362,6 +370,7 @@ def main():
         wait=dict(type="bool", default=True),
         timeout=dict(type="int", default=300),
         poll_interval=dict(type="float", default=1.0),
+        updates_since=dict(type="float"),
     )
     client = SwarmClient(argument_spec=argument_spec, supports_check_mode=True)
     Scaler(client).run()

@@ -103,6 +103,22 @@ def test_a_paused_or_rolled_back_update_is_a_problem(state):
     assert "wkbdxuem2b17em2t07hzjl1vz" in problem
 
 
+ROLLBACK_STARTED = 1795970479.4  # 2026-11-29T16:41:19.4Z, when the rollback below started
+
+
+@pytest.mark.parametrize("state, since, is_problem", [
+    ("rollback_completed", ROLLBACK_STARTED + 60, False),  # an earlier run's rollback
+    ("rollback_completed", ROLLBACK_STARTED - 60, True),   # this run's rollback
+    ("rollback_completed", None, True),
+    ("paused", ROLLBACK_STARTED + 60, True),               # a paused update is never history
+    ("rollback_paused", ROLLBACK_STARTED + 60, True),
+])
+def test_a_rollback_from_before_the_run_is_history(state, since, is_problem):
+    problem = update_problem(service(update_status={
+        "State": state, "StartedAt": "2026-11-29T16:41:19.438789458Z", "Message": "rollback"}), since)
+    assert (problem is not None) == is_problem
+
+
 @pytest.mark.parametrize("status", [None, {"State": "updating", "Message": "update in progress"},
                                     {"State": "completed", "Message": "update completed"}])
 def test_other_update_states_are_no_problem(status):
