@@ -80,8 +80,8 @@ options:
   updates_since:
     description:
       - Epoch seconds when the current run started, e.g. just before a C(docker stack deploy).
-      - A rollback that completed and had started before this time is from an earlier run:
-        the service runs the spec it rolled back to, and Docker keeps reporting the rollback
+      - A rollback that completed and had started before this time is from an earlier run.
+        The service runs the spec it rolled back to, and Docker keeps reporting the rollback
         until the next update. Such a service is scaled and checked like any other.
       - Without it, every rolled-back update is a failure. Paused updates always are.
     type: float

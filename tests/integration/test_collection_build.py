@@ -1,5 +1,9 @@
 """`ansible-galaxy collection build` ships the collection without tests, Molecule or lab tooling."""
+import json
+import os
 import tarfile
+
+import pytest
 
 from .ansible_run import REPO_ROOT, ansible
 
@@ -16,3 +20,18 @@ def test_build_leaves_out_tests_molecule_and_lab(tmp_path):
         assert excluded not in top, excluded
     assert not any(name.startswith("inventory/lab") for name in names)
     assert "inventory/production/hosts.yml" in names
+
+
+def plugin_names(kind, suffix):
+    folder = os.path.join(REPO_ROOT, "plugins", kind)
+    return sorted(f"advwell.platform.{name[:-len(suffix)]}" for name in os.listdir(folder)
+                  if name.endswith(suffix) and not name.startswith("_"))
+
+
+@pytest.mark.parametrize("plugin_type, name", [("module", name) for name in plugin_names("modules", ".py")]
+                         + [("filter", name) for name in plugin_names("filter", ".yml")])
+def test_ansible_doc_renders(plugin_type, name):
+    result = ansible("ansible-doc", "--json", "-t", plugin_type, name)
+    assert result.returncode == 0 and "ERROR" not in result.stderr, result.stderr
+    doc = json.loads(result.stdout)[name]["doc"]
+    assert doc["short_description"] and doc.get("description"), name
