@@ -339,13 +339,13 @@ class Jail:
         # A jail the daemon neither runs nor should run needs no reload.
         daemon_change = daemon and params["reload"] and (want_running or was_running) and (
             file_changed or (present and want_running != was_running))
+        # Validated first: a rejected jail fails with changed=false, as nothing was written.
+        if file_changed:
+            self.validate(after)
         self.result["changed"] = file_changed or daemon_change
         if self.module._diff:
             self.result["diff"] = {"before": before or "", "after": after or "",
                                    "before_header": self.path, "after_header": self.path}
-
-        if file_changed:
-            self.validate(after)
         if not self.module.check_mode:
             if file_changed:
                 self.write(after)

@@ -92,7 +92,7 @@ def test_rejected_jail_changes_nothing(f2b):
 
     for check_mode in (True, False):
         rejected = f2b(check_mode=check_mode, **dict(web_jail(server), filter="no-such-filter"))
-        assert rejected.get("failed") is True, rejected
+        assert rejected.get("failed") is True and rejected["changed"] is False, rejected
         assert "fail2ban rejects the configuration with jail.d/web.local" in rejected["msg"]
         assert "filter.d/no-such-filter" in rejected["msg"] and server.config_dir in rejected["msg"]
         assert "test configuration failed" not in rejected["msg"]

@@ -61,6 +61,38 @@ def test_firewall_rejects_bad_input(tmp_path, case, variables, message):
     assert_rejected_before_changes(result, message, "Allow the declared rules")
 
 
+BAD_HARDENING = [
+    ("ignoreip not an address", {"security_fail2ban_ignoreip": ["office"]},
+     "security_fail2ban_ignoreip: 'office' is not an IP address"),
+    ("findtime not a time", {"security_fail2ban_findtime": "ten minutes"},
+     "security_fail2ban_findtime: 'ten minutes' is not a time"),
+    ("bantime with a bad unit", {"security_fail2ban_recidive_bantime": "1fortnight"},
+     "security_fail2ban_recidive_bantime: '1fortnight' is not a time"),
+    ("zero maxretry", {"security_fail2ban_maxretry": 0}, "security_fail2ban_maxretry: must be 1 or more, got 0"),
+    ("negative ban factor", {"security_fail2ban_bantime_factor": -1},
+     "security_fail2ban_bantime_factor: must be more than 0"),
+    ("unknown sshd backend", {"security_fail2ban_sshd_backend": "journal"}, "security_fail2ban_sshd_backend"),
+    ("deploy user with a space", {"security_ssh_deploy_user": "deploy user"},
+     "security_ssh_deploy_user: 'deploy user' is not a user name"),
+    ("Match block in sshd settings", {"security_sshd_extra_settings": {"Match": "User backup"}},
+     "security_sshd_extra_settings: 'Match: User backup' is not a global sshd keyword"),
+    ("sshd value on two lines", {"security_sshd_extra_settings": {"Banner": "/etc/issue\nPermitRootLogin yes"}},
+     "security_sshd_extra_settings: 'Banner"),
+    ("relative scan path", {"security_secrets_scan_paths": ["root/advwell"]},
+     "security_secrets_scan_paths: 'root/advwell' is not an absolute path"),
+    ("rate limit burst zero", {"security_rate_limit_burst": 0},
+     "security_rate_limit_burst: must be a whole number of at least 1, got 0"),
+    ("rate limit average not a number", {"security_rate_limit_average": "fast"},
+     "security_rate_limit_average: must be a whole number of at least 1, got fast"),
+]
+
+
+@pytest.mark.parametrize("case,variables,message", BAD_HARDENING, ids=[c[0] for c in BAD_HARDENING])
+def test_hardening_rejects_bad_input(tmp_path, case, variables, message):
+    result = run_role(tmp_path, "security", "hardening", variables)
+    assert_rejected_before_changes(result, message, "Install fail2ban")
+
+
 BAD_BASE = [
     ("bad host name", {"base_hostname": "bad_host!"}, "base_hostname: 'bad_host!' is not a valid host name"),
     ("bad log size", {"base_docker_log_max_size": "lots"}, "base_docker_log_max_size"),
