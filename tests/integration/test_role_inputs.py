@@ -84,6 +84,8 @@ BAD_HARDENING = [
      "security_rate_limit_burst: must be a whole number of at least 1, got 0"),
     ("rate limit average not a number", {"security_rate_limit_average": "fast"},
      "security_rate_limit_average: must be a whole number of at least 1, got fast"),
+    ("CSRF endpoint not a URL", {"security_csrf_check_urls": ["api.example.com/api/clients"]},
+     "security_csrf_check_urls: 'api.example.com/api/clients' is not an http or https URL"),
 ]
 
 

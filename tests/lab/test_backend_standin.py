@@ -36,6 +36,27 @@ class Backend:
         except urllib.error.HTTPError as error:
             return error.code, decode(error)
 
+    def request(self, method, path, body=None, headers=None, timeout=10):
+        """(status, decoded JSON or text, response headers) of any request."""
+        data = json.dumps(body).encode() if body is not None else b""
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data,
+                                         method=method, headers=headers or {})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return response.status, decode(response), response.headers
+        except urllib.error.HTTPError as error:
+            return error.code, decode(error), error.headers
+
+    def csrf(self):
+        """(token, the headers that carry it as cookie and header) from /api/csrf-token."""
+        status, body, headers = self.request("GET", "/api/csrf-token")
+        assert status == 200
+        cookie = headers["Set-Cookie"]
+        assert cookie.startswith(f"csrf_token={body['csrf_token']};")
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+        token = body["csrf_token"]
+        return token, {"Cookie": f"csrf_token={token}", "X-CSRF-Token": token}
+
     def output(self):
         with open(self.log_path, encoding="utf-8", errors="replace") as handle:
             return handle.read()
@@ -281,3 +302,87 @@ def test_migrate_is_idempotent(postgres_server, seeded_db):
             assert [row[0] for row in cur.fetchall()] == ["companies", "schedule_events"]
     finally:
         conn.close()
+
+
+@pytest.fixture
+def writable_db(postgres_server):
+    """A database of its own for the tests that add rows (seeded_db is read-only)."""
+    name = postgres_server.create_database("lab_backend_writes")
+    subprocess.run([sys.executable, DATAGEN, "--dsn", postgres_server.dsn(name), "--offices", "2"],
+                   check=True, capture_output=True, timeout=120)
+    yield name
+    postgres_server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def client_count(postgres_server, dbname):
+    conn = postgres_server.connect(dbname)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM public.clients")
+            return cur.fetchone()[0]
+    finally:
+        conn.close()
+
+
+NEW_CLIENT = {"name": "Escritorio Teste", "document": "12.345.678/0001-90"}
+
+
+def test_state_changing_requests_without_a_good_csrf_token_are_403(start_backend,
+                                                                   postgres_server, writable_db):
+    backend = start_backend(DATABASE_URL=postgres_server.url(writable_db))
+    token, _ = backend.csrf()
+    nonce = token.split(".")[0]
+    forged = f"{nonce}.{'0' * 64}"
+    before = client_count(postgres_server, writable_db)
+    refusals = {
+        "no token": {},
+        "header only": {"X-CSRF-Token": token},
+        "cookie only": {"Cookie": f"csrf_token={token}"},
+        "header and cookie differ": {"X-CSRF-Token": token, "Cookie": f"csrf_token={forged}"},
+        "forged in both": {"X-CSRF-Token": forged, "Cookie": f"csrf_token={forged}"},
+        "not ASCII": {"X-CSRF-Token": "\u00e9", "Cookie": "csrf_token=x"},
+    }
+    for case, headers in refusals.items():
+        status, body, _ = backend.request("POST", "/api/companies/1/clients", NEW_CLIENT, headers)
+        assert (status, body["error"].split(":")[0]) in {
+            (403, "CSRF token missing"), (403, "CSRF token invalid")}, case
+    for method in ("PUT", "PATCH", "DELETE"):
+        assert backend.request(method, "/api/companies/1/clients/1")[0] == 403
+    assert backend.request("POST", "/api/nothing")[0] == 403
+    assert client_count(postgres_server, writable_db) == before
+
+
+def test_a_csrf_token_lets_a_client_be_created(start_backend, postgres_server, writable_db):
+    backend = start_backend(DATABASE_URL=postgres_server.url(writable_db))
+    _, headers = backend.csrf()
+    before = client_count(postgres_server, writable_db)
+    status, row, _ = backend.request("POST", "/api/companies/2/clients", NEW_CLIENT, headers)
+    assert status == 201
+    assert (row["company_id"], row["name"], row["document"]) == (2, *NEW_CLIENT.values())
+    assert client_count(postgres_server, writable_db) == before + 1
+    assert row["id"] in [client["id"] for client in backend.get("/api/companies/2/clients")[1]]
+
+    assert backend.request("POST", "/api/companies/999/clients", NEW_CLIENT, headers)[0] == 404
+    assert backend.request("POST", "/api/companies/2/clients", {"name": "x"}, headers)[:2] == (
+        400, {"error": "document must be a non-empty string"})
+    assert backend.request("POST", "/api/companies/2/clients", {**NEW_CLIENT, "id": 1},
+                           headers)[:2] == (400, {"error": "unknown fields: id"})
+    assert backend.request("DELETE", "/api/companies/2/clients", None, headers)[0] == 405
+    assert client_count(postgres_server, writable_db) == before + 1
+
+
+def test_csrf_tokens_hold_across_replicas_with_the_same_key(start_backend):
+    key = "csrf-key-4b1d"
+    first, second = start_backend(CSRF_SECRET=key), start_backend(CSRF_SECRET=key)
+    other = start_backend(CSRF_SECRET="another-key")
+    default_a, default_b = start_backend(), start_backend()
+    _, headers = first.csrf()
+    # Past the CSRF check, a missing body field is the next answer (400, not 403).
+    assert second.request("POST", "/api/companies/1/clients", {}, headers)[0] == 400
+    assert other.request("POST", "/api/companies/1/clients", {}, headers)[0] == 403
+    # Without CSRF_SECRET the key comes from the database URL, the same for both.
+    _, headers = default_a.csrf()
+    assert default_b.request("POST", "/api/companies/1/clients", {}, headers)[0] == 400
+    for backend in (first, second, other):
+        backend.stop()
+        assert key not in backend.output()

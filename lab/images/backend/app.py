@@ -16,18 +16,30 @@ Configuration (environment):
     REDIS_SENTINEL_PASSWORD | REDIS_SENTINEL_PASSWORD_FILE   when the sentinels want one
     PORT (3000)
     MIGRATE_WAIT_SECONDS (30)           how long `migrate` waits for the database to answer
+    CSRF_SECRET | CSRF_SECRET_FILE      key that signs CSRF tokens; every replica needs the
+                                        same one (default: derived from the database URL)
+
+State-changing requests (POST, PUT, PATCH, DELETE) need a CSRF token: GET
+/api/csrf-token sets it as the cookie csrf_token and returns it; the request
+sends the cookie and the same value in the X-CSRF-Token header (a signed
+double-submit cookie). Without both, or with a token this key did not sign,
+the answer is 403 before anything else runs.
 
 Secrets (the database URL, passwords) never reach the log or a response.
 """
+import hashlib
+import hmac
 import json
 import logging
 import os
 import re
+import secrets
 import signal
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.cookies import CookieError, SimpleCookie
 from urllib.parse import urlsplit
 
 import psycopg2
@@ -39,6 +51,9 @@ CHECK_TIMEOUT_SECONDS = 2
 STATEMENT_TIMEOUT_MS = 15_000
 TABLES = ("companies", "users", "clients", "cases", "schedule_events")
 LIST_LIMIT = 100
+MAX_BODY_BYTES = 64 * 1024
+CSRF_COOKIE = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
 
 log = logging.getLogger("advwell-backend")
 
@@ -146,16 +161,23 @@ class Database:
 
     def query(self, sql, params=(), timeout=None):
         """Rows of one read-only statement run on a pooled connection."""
+        return self._with_slot(sql, params, timeout, commit=False)
+
+    def write(self, sql, params=()):
+        """Rows of one statement that changes data (RETURNING ...), committed."""
+        return self._with_slot(sql, params, None, commit=True)
+
+    def _with_slot(self, sql, params, timeout, commit):
         if not self._slots.acquire(timeout=timeout or self.wait_timeout):
             raise DatabaseUnavailable(f"no free connection in the pool of {self.max_size}")
         self._count_in_use(+1)
         try:
-            return self._run(sql, params)
+            return self._run(sql, params, commit)
         finally:
             self._count_in_use(-1)
             self._slots.release()
 
-    def _run(self, sql, params):
+    def _run(self, sql, params, commit):
         pool = self._get_pool()
         # The pool keeps at most min_size idle connections, and all of them may
         # have died with a database restart: after that many failures the
@@ -167,12 +189,17 @@ class Database:
                 with conn.cursor() as cur:
                     cur.execute(sql, params)
                     rows = cur.fetchall()
-                conn.rollback()
+                if commit:
+                    conn.commit()
+                else:
+                    conn.rollback()
                 pool.putconn(conn)
                 return rows
             except (psycopg2.OperationalError, psycopg2.InterfaceError):
                 pool.putconn(conn, close=True)
-                if attempt == attempts:
+                # A write may have reached the database before the connection
+                # broke: only reads are safe to run again.
+                if attempt == attempts or commit:
                     raise
             except psycopg2.Error:
                 pool.putconn(conn)
@@ -214,14 +241,60 @@ def parse_host_port(text):
     return host, int(port)
 
 
+# --- CSRF ---------------------------------------------------------------------
+
+class CsrfTokens:
+    """Signed double-submit tokens: "<nonce>.<HMAC-SHA256 of the nonce>".
+
+    Stateless, so a token from one replica is good at every replica that has
+    the same key; a token someone made up fails the signature even when the
+    cookie and the header agree.
+    """
+
+    def __init__(self, key):
+        self._key = key
+
+    @classmethod
+    def from_settings(cls, database_url):
+        secret = setting("CSRF_SECRET")
+        SECRETS.add(secret)
+        if secret:
+            return cls(secret.encode())
+        # Every replica has the database URL, and it is as secret as a key
+        # needs to be; a different derivation keeps the two values unrelated.
+        return cls(hashlib.sha256(b"advwell-csrf-key\0" + database_url.encode()).digest())
+
+    def _sign(self, nonce):
+        return hmac.new(self._key, nonce.encode(), hashlib.sha256).hexdigest()
+
+    def issue(self):
+        nonce = secrets.token_hex(16)
+        return f"{nonce}.{self._sign(nonce)}"
+
+    def problem(self, header_token, cookie_token):
+        """Why the request's tokens are refused, or None when they are good."""
+        if not header_token:
+            return f"CSRF token missing: send the {CSRF_HEADER} header (GET /api/csrf-token)"
+        if not cookie_token:
+            return f"CSRF token missing: the {CSRF_COOKIE} cookie was not sent"
+        # compare_digest takes str only when it is ASCII; bytes always.
+        if not hmac.compare_digest(header_token.encode(), cookie_token.encode()):
+            return f"CSRF token invalid: the {CSRF_HEADER} header and the cookie differ"
+        nonce, _, signature = header_token.partition(".")
+        if not hmac.compare_digest(signature.encode(), self._sign(nonce).encode()):
+            return "CSRF token invalid: not issued by this service"
+        return None
+
+
 # --- HTTP ---------------------------------------------------------------------
 
 class App:
     """What the handlers share: the pool, the Redis client, the counters."""
 
-    def __init__(self, database, redis_client):
+    def __init__(self, database, redis_client, csrf):
         self.database = database
         self.redis = redis_client
+        self.csrf = csrf
         self.requests = {}
         self._lock = threading.Lock()
 
@@ -279,6 +352,11 @@ TENANT_COLUMNS = {
                         "ends_at", "description"),
 }
 TENANT_PATH = re.compile(r"^/api/companies/(\d+)/(clients|cases|schedule-events)$")
+NEW_CLIENT_FIELDS = {"name": True, "document": True, "email": False, "phone": False}
+
+
+class BadRequest(Exception):
+    pass
 
 
 def json_value(value):
@@ -290,9 +368,20 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self):
+        self.answer(self.route)
+
+    def do_POST(self):
+        self.answer(self.route_change)
+
+    do_PUT = do_PATCH = do_DELETE = do_POST
+
+    def answer(self, router):
         path = self.path.split("?", 1)[0]
+        self.extra_headers = []
         try:
-            status, body = self.route(path)
+            status, body = router(path)
+        except BadRequest as error:
+            status, body = 400, {"error": str(error)}
         except DatabaseUnavailable as error:
             status, body = 503, {"error": SECRETS.redact(error)}
         except psycopg2.Error as error:
@@ -303,6 +392,36 @@ class Handler(BaseHTTPRequestHandler):
             status, body = 500, {"error": "internal error"}
         self.respond(status, body)
 
+    def route_change(self, path):
+        """State-changing requests: the CSRF check comes before anything else."""
+        payload = self.read_body()
+        problem = self.app.csrf.problem(self.headers.get(CSRF_HEADER), self.cookie(CSRF_COOKIE))
+        if problem:
+            return 403, {"error": problem}
+        match = TENANT_PATH.match(path)
+        if match and match.group(2) == "clients" and self.command == "POST":
+            return self.create_client(int(match.group(1)), payload)
+        if match or path in ("/health", "/api/stats", "/api/csrf-token", "/metrics"):
+            return 405, {"error": f"{self.command} is not allowed on {path}"}
+        return 404, {"error": "not found"}
+
+    def read_body(self):
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= MAX_BODY_BYTES:
+            self.close_connection = True  # the body is not read: the stream is out of step
+            raise BadRequest(f"Content-Length must be 0 to {MAX_BODY_BYTES}")
+        return self.rfile.read(length) if length else b""
+
+    def cookie(self, name):
+        try:
+            morsel = SimpleCookie(self.headers.get("Cookie") or "").get(name)
+        except CookieError:
+            return None
+        return morsel.value if morsel else None
+
     def route(self, path):
         if path == "/health":
             return self.health()
@@ -310,6 +429,8 @@ class Handler(BaseHTTPRequestHandler):
             return 200, self.stats()
         if path == "/metrics":
             return 200, self.metrics()
+        if path == "/api/csrf-token":
+            return 200, self.csrf_token()
         match = TENANT_PATH.match(path)
         if match:
             return self.tenant_rows(int(match.group(1)), match.group(2))
@@ -335,6 +456,37 @@ class Handler(BaseHTTPRequestHandler):
         return 200, [{column: json_value(value) for column, value in zip(columns, row)}
                      for row in rows]
 
+    def csrf_token(self):
+        token = self.app.csrf.issue()
+        self.extra_headers.append(
+            ("Set-Cookie", f"{CSRF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict"))
+        return {"csrf_token": token, "header": CSRF_HEADER}
+
+    def create_client(self, company_id, payload):
+        try:
+            fields = json.loads(payload or b"{}")
+        except ValueError as error:
+            raise BadRequest(f"the body is not JSON: {error}") from None
+        if not isinstance(fields, dict):
+            raise BadRequest("the body must be a JSON object")
+        unknown = sorted(set(fields) - set(NEW_CLIENT_FIELDS))
+        if unknown:
+            raise BadRequest(f"unknown fields: {', '.join(unknown)}")
+        for name, required in NEW_CLIENT_FIELDS.items():
+            value = fields.get(name)
+            if (required or value is not None) and not (isinstance(value, str) and value.strip()):
+                raise BadRequest(f"{name} must be a non-empty string")
+        rows = self.app.database.write(
+            """INSERT INTO public.clients (company_id, name, document, email, phone)
+               SELECT id, %s, %s, %s, %s FROM public.companies WHERE id = %s
+               RETURNING id, company_id, name, document, email, phone, created_at""",
+            (fields["name"], fields["document"], fields.get("email"), fields.get("phone"),
+             company_id))
+        if not rows:
+            return 404, {"error": f"company {company_id} not found"}
+        return 201, {column: json_value(value)
+                     for column, value in zip(TENANT_COLUMNS["clients"], rows[0])}
+
     def metrics(self):
         lines = ["# HELP advwell_http_requests_total HTTP requests answered, by status code.",
                  "# TYPE advwell_http_requests_total counter"]
@@ -357,6 +509,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
+        for name, value in self.extra_headers:
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(payload)
 
@@ -374,7 +528,7 @@ def serve():
                         min_size=int_setting("DB_POOL_MIN", 2),
                         wait_timeout=int_setting("DB_POOL_TIMEOUT", 10),
                         application_name=os.environ.get("APP_NAME") or "advwell-backend")
-    Handler.app = App(database, make_redis_client())
+    Handler.app = App(database, make_redis_client(), CsrfTokens.from_settings(url))
     port = int_setting("PORT", 3000)
     server = ThreadingHTTPServer(("0.0.0.0", port), Handler)
     server.daemon_threads = True
