@@ -1,0 +1,268 @@
+"""roles/db_backup's backup script, rendered from its template and run for real against the
+PostgreSQL fixture (the seed's AdvWell data) and SeaweedFS.
+
+PostgreSQL's tools are reached through PG_BINDIR, so a test can put a wrapper in front of
+pg_dump: one that writes while the dump runs (the manifest must describe the dump, not the
+database afterwards), one that hangs until the run is stopped, one that dies.
+"""
+import hashlib
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+from contextlib import closing
+from datetime import datetime, timedelta, timezone
+
+import jinja2
+import pytest
+from psycopg2 import sql
+
+from ansible_collections.advwell.platform.plugins.module_utils.pg_fingerprint import fingerprint
+from tests.fixtures.ports import free_port
+from tests.integration.ansible_run import REPO_ROOT
+
+ROLE = os.path.join(REPO_ROOT, "roles", "db_backup")
+DATAGEN = os.path.join(REPO_ROOT, "lab", "datagen", "advwell_datagen.py")
+PREFIX = "backups/postgresql/"
+SEED_ROWS = {"public.companies": 10, "public.users": 21, "public.clients": 35,
+             "public.cases": 31, "public.schedule_events": 78}
+
+
+def render(path, **variables):
+    with open(path) as handle:
+        return jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(handle.read()).render(variables)
+
+
+class Backup:
+    """The script installed into a temporary directory, as the role installs it."""
+
+    def __init__(self, tmp_path, server, dbname, s3_server, bucket):
+        self.server, self.dbname, self.s3, self.bucket = server, dbname, s3_server, bucket
+        self.lib = tmp_path / "lib"
+        self.bindir = tmp_path / "bin"
+        self.dir = tmp_path / "backups"
+        self.metrics = tmp_path / "textfile" / "advwell_backup.prom"
+        self.env_file = tmp_path / "backup.env"
+        self.processes = []
+        self.lib.mkdir()
+        self.bindir.mkdir()
+        for tool in os.listdir(server.bindir):
+            os.symlink(os.path.join(server.bindir, tool), self.bindir / tool)
+        shutil.copy(os.path.join(ROLE, "files", "advwell-backup-tool.py"), self.lib)
+        shutil.copy(os.path.join(REPO_ROOT, "plugins", "module_utils", "s3_backup_retention.py"), self.lib)
+        self.script = tmp_path / "advwell-backup"
+        self.script.write_text(render(os.path.join(ROLE, "templates", "advwell-backup.sh.j2"),
+                                      db_backup_env_file=str(self.env_file), db_backup_lib_dir=str(self.lib)))
+        self.script.chmod(0o755)
+        self.settings = dict(
+            BACKUP_DIR=self.dir, PGHOST=server.host, PGPORT=server.port, PGUSER=server.user,
+            PGPASSWORD=server.password, PGDATABASE=dbname, PG_BINDIR=self.bindir, PG_JOBS=2,
+            S3_BUCKET=bucket, S3_PREFIX=PREFIX, S3_ENDPOINT_URL=s3_server.endpoint_url,
+            S3_REGION=s3_server.region, S3_ADDRESSING_STYLE="path",
+            AWS_ACCESS_KEY_ID=s3_server.access_key, AWS_SECRET_ACCESS_KEY=s3_server.secret_key,
+            METRICS_FILE=self.metrics, PYTHON=sys.executable)
+
+    def write_env(self, **overrides):
+        settings = dict(self.settings, **overrides)
+        self.env_file.write_text("".join(f"{key}='{value}'\n" for key, value in settings.items()))
+
+    def start(self, **overrides):
+        self.write_env(**overrides)
+        process = subprocess.Popen([str(self.script)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   text=True, start_new_session=True)
+        self.processes.append(process)
+        return process
+
+    def stop_all(self):
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+    def run(self, timeout=120, **overrides):
+        process = self.start(**overrides)
+        output, _ = process.communicate(timeout=timeout)
+        return process.returncode, output
+
+    def wrap_pg_dump(self, body):
+        """Replaces pg_dump by a script; $REAL is the real one."""
+        wrapper = self.bindir / "pg_dump"
+        wrapper.unlink()
+        wrapper.write_text(f"#!/bin/bash\nREAL={self.server.tool('pg_dump')}\n{body}\n")
+        wrapper.chmod(0o755)
+
+    def finished(self):
+        return sorted(p.name for p in self.dir.iterdir() if not p.name.startswith("."))
+
+    def metric(self, name):
+        for line in self.metrics.read_text().splitlines():
+            if line.startswith(name + " ") or line.startswith(name + "{"):
+                return line
+        raise AssertionError(f"{name} not in {self.metrics.read_text()}")
+
+
+@pytest.fixture
+def advwell_db(postgres_server, postgres_db):
+    subprocess.run([sys.executable, DATAGEN, "--dsn", postgres_server.dsn(postgres_db)],
+                   check=True, capture_output=True)
+    return postgres_db
+
+
+@pytest.fixture
+def backup(tmp_path, postgres_server, advwell_db, s3_server, s3_bucket):
+    job = Backup(tmp_path, postgres_server, advwell_db, s3_server, s3_bucket)
+    yield job
+    job.stop_all()
+
+
+def db_fingerprint(server, dbname):
+    with closing(server.connect(dbname)) as conn, conn.cursor() as cursor:
+        return fingerprint(cursor, lambda schema, name: sql.Identifier(schema, name).as_string(conn))
+
+
+def sha256(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_the_rendered_script_is_shellcheck_clean(tmp_path):
+    script = tmp_path / "advwell-backup"
+    script.write_text(render(os.path.join(ROLE, "templates", "advwell-backup.sh.j2"),
+                             db_backup_env_file="/etc/advwell/backup.env",
+                             db_backup_lib_dir="/usr/local/lib/advwell-backup"))
+    run = subprocess.run(["shellcheck", "--severity=style", str(script)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout
+
+
+def test_a_backup_is_verified_described_and_uploaded(backup, postgres_server):
+    before = db_fingerprint(postgres_server, backup.dbname)
+    # Rows written while the dump runs (after the snapshot) belong to neither dump nor manifest.
+    backup.wrap_pg_dump(f"[[ $* == *--snapshot=* ]] && {postgres_server.tool('psql')} -X -q -c "
+                        "\"INSERT INTO companies (name, document, email) SELECT 'late', g, g FROM generate_series(1, 5) g\"\n"
+                        'exec "$REAL" "$@"')
+    status, output = backup.run()
+    assert status == 0, output
+
+    [name] = backup.finished()
+    final = backup.dir / name
+    manifest = json.loads((final / "manifest.json").read_text())
+    assert {table: entry["rows"] for table, entry in manifest["tables"].items()} == SEED_ROWS
+    assert manifest["tables"] == before["tables"]
+    assert db_fingerprint(postgres_server, backup.dbname)["tables"]["public.companies"]["rows"] == 15
+    for relative, entry in manifest["files"].items():
+        assert sha256(final / relative) == entry["sha256"], relative
+        assert (final / relative).stat().st_size == entry["size"]
+    assert "db.dump/toc.dat" in manifest["files"] and "globals.sql" in manifest["files"]
+
+    # The dump holds what the manifest says: restored, it has the manifest's fingerprint.
+    restored = postgres_server.create_database(backup.dbname + "_r")
+    subprocess.run([postgres_server.tool("pg_restore"), "-d", postgres_server.dsn(restored), str(final / "db.dump")],
+                   check=True, capture_output=True)
+    assert db_fingerprint(postgres_server, restored)["tables"] == manifest["tables"]
+    postgres_server.execute(f'DROP DATABASE "{restored}"')
+
+    client = backup.s3.client()
+    stored = client.get_object(Bucket=backup.bucket, Key=f"{PREFIX}{name}.tar")
+    body = stored["Body"].read()
+    assert stored["ContentLength"] == len(body)
+    assert stored["Metadata"]["sha256"] == hashlib.sha256(body).hexdigest()
+    with tarfile.open(fileobj=io.BytesIO(body)) as tar:
+        assert tar.extractfile(f"{name}/manifest.json").read() == (final / "manifest.json").read_bytes()
+
+    assert backup.metric("advwell_backup_success") == 'advwell_backup_success{stage="complete"} 1'
+    assert abs(float(backup.metric("advwell_backup_last_success_timestamp_seconds").split()[1]) - time.time()) < 120
+    assert int(backup.metric("advwell_backup_size_bytes").split()[1]) > 1024
+    assert not list(backup.metrics.parent.glob("*.prom.*"))
+
+
+def test_s3_unreachable_fails_and_keeps_the_local_backup(backup):
+    status, output = backup.run(S3_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}")
+    assert status != 0, output
+    assert "upload" in output
+    [name] = backup.finished()
+    assert (backup.dir / name / "manifest.json").exists()
+    assert backup.metric("advwell_backup_success") == 'advwell_backup_success{stage="upload"} 0'
+    assert backup.metric("advwell_backup_last_success_timestamp_seconds").endswith(" 0")
+    assert not backup.s3.client().list_objects_v2(Bucket=backup.bucket).get("Contents")
+
+
+def wait_for(path, process, timeout=60):
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert process.poll() is None, process.communicate()[0]
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.1)
+
+
+def test_a_run_stopped_mid_dump_leaves_no_backup(backup, tmp_path):
+    """SIGTERM to the whole process group, as systemd stops a unit."""
+    marker = tmp_path / "dumping"
+    backup.wrap_pg_dump(f'[[ $* == *--snapshot=* ]] || exec "$REAL" "$@"\n"$REAL" "$@" && touch {marker} && sleep 600')
+    process = backup.start()
+    wait_for(marker, process)
+    assert [p.name for p in backup.dir.iterdir() if p.name.endswith(".partial")]
+    os.killpg(process.pid, signal.SIGTERM)
+    output, _ = process.communicate(timeout=30)
+    assert process.returncode != 0, output
+    assert backup.finished() == []
+    assert backup.metric("advwell_backup_success") == 'advwell_backup_success{stage="dump"} 0'
+    assert not backup.s3.client().list_objects_v2(Bucket=backup.bucket).get("Contents")
+
+
+def test_a_dump_that_dies_leaves_no_backup(backup):
+    backup.wrap_pg_dump('[[ $* == *--snapshot=* ]] || exec "$REAL" "$@"\n"$REAL" "$@"; kill -KILL $$')
+    status, output = backup.run()
+    assert status != 0, output
+    assert backup.finished() == []
+    assert backup.metric("advwell_backup_success") == 'advwell_backup_success{stage="dump"} 0'
+
+
+def fake_backup(directory, days_old):
+    created = datetime.now(timezone.utc) - timedelta(days=days_old)
+    path = directory / f"advwell-advtom-{created:%Y%m%dT%H%M%SZ}"
+    path.mkdir(parents=True)
+    (path / "manifest.json").write_text(json.dumps({"created": f"{created:%Y%m%dT%H%M%SZ}"}))
+    return path.name
+
+
+def test_local_retention_never_removes_the_newest_good_backup(backup):
+    names = [fake_backup(backup.dir, days) for days in (30, 20, 10)]
+    (backup.dir / "advwell-advtom-notes").mkdir()  # not a backup: no manifest, left alone
+    subprocess.run([sys.executable, str(backup.lib / "advwell-backup-tool.py"), "local-retention",
+                    str(backup.dir), "--days", "7"], check=True)
+    assert backup.finished() == sorted(["advwell-advtom-notes", names[-1]])
+
+
+def test_a_good_run_prunes_old_local_and_s3_backups(backup):
+    old = [fake_backup(backup.dir, days) for days in (9, 8)]
+    client = backup.s3.client()
+    for key in ("a.tar", "b.tar", "c.tar"):
+        client.put_object(Bucket=backup.bucket, Key=PREFIX + key, Body=b"old")
+        time.sleep(1.1)  # distinct LastModified seconds
+    client.put_object(Bucket=backup.bucket, Key="elsewhere/x.tar", Body=b"other prefix")
+    # S3_DAYS=0: everything but the 2 newest under the prefix goes.
+    status, output = backup.run(S3_DAYS=0, S3_MIN_KEEP=2)
+    assert status == 0, output
+    [name] = backup.finished()
+    assert name not in old
+    keys = sorted(item["Key"] for item in client.list_objects_v2(Bucket=backup.bucket)["Contents"])
+    assert keys == sorted([PREFIX + "c.tar", f"{PREFIX}{name}.tar", "elsewhere/x.tar"])
+
+
+def test_a_large_upload_goes_in_parts_and_is_verified(backup, tmp_path, monkeypatch):
+    large = tmp_path / "large.tar"
+    large.write_bytes(os.urandom(11 * 1024 * 1024))
+    monkeypatch.setenv("S3_PART_SIZE", str(5 * 1024 * 1024))
+    for key, value in backup.settings.items():
+        if key.startswith(("S3_", "AWS_")):
+            monkeypatch.setenv(key, str(value))
+    run = subprocess.run([sys.executable, str(backup.lib / "advwell-backup-tool.py"), "upload", str(large),
+                          f"s3://{backup.bucket}/{PREFIX}large.tar"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "-3 verified" in run.stderr
+    stored = backup.s3.client().head_object(Bucket=backup.bucket, Key=f"{PREFIX}large.tar")
+    assert stored["ContentLength"] == large.stat().st_size
