@@ -24,7 +24,7 @@ from psycopg2 import sql
 
 from ansible_collections.advwell.platform.plugins.module_utils.pg_fingerprint import fingerprint
 from tests.fixtures.ports import free_port
-from tests.integration.ansible_run import REPO_ROOT
+from tests.integration.ansible_run import REPO_ROOT, ansible
 
 ROLE = os.path.join(REPO_ROOT, "roles", "db_backup")
 DATAGEN = os.path.join(REPO_ROOT, "lab", "datagen", "advwell_datagen.py")
@@ -266,3 +266,66 @@ def test_a_large_upload_goes_in_parts_and_is_verified(backup, tmp_path, monkeypa
     assert "-3 verified" in run.stderr
     stored = backup.s3.client().head_object(Bucket=backup.bucket, Key=f"{PREFIX}large.tar")
     assert stored["ContentLength"] == large.stat().st_size
+
+
+def render_role_files(tmp_path, **variables):
+    """The role's env file, service and timer, rendered by Ansible with the role's defaults."""
+    out = tmp_path / "rendered"
+    out.mkdir()
+    tasks = [{"name": f"Render {name}", "ansible.builtin.template": {
+        "src": os.path.join(ROLE, "templates", f"{name}.j2"), "dest": str(out / name), "mode": mode}}
+        for name, mode in (("backup.env", "0600"), ("advwell-backup.service", "0644"),
+                           ("advwell-backup.timer", "0644"))]
+    playbook = tmp_path / "render.yml"
+    playbook.write_text(json.dumps([{
+        "hosts": "localhost", "connection": "local", "gather_facts": False,
+        "vars_files": [os.path.join(ROLE, "defaults", "main.yml")],
+        "vars": {"ansible_python_interpreter": sys.executable}, "tasks": tasks}]))
+    extra = tmp_path / "extra.json"
+    extra.write_text(json.dumps(variables))  # extra vars: above the defaults in vars_files
+    run = ansible("ansible-playbook", "-i", "localhost,", str(playbook), "-e", f"@{extra}")
+    assert run.returncode == 0, run.stdout + run.stderr
+    return out
+
+
+def sourced(env_file, *names):
+    script = f"set -a; source {env_file}; " + "; ".join(f'printf "%s\\n" "${name}"' for name in names)
+    return subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout.splitlines()
+
+
+SECRETS = {"advwell_postgres_password": "pg secret with 'quotes' and $dollars",
+           "advwell_backup_s3_access_key": "AK", "advwell_backup_s3_secret_key": "SK"}
+
+
+def test_the_role_renders_a_daily_persistent_timer_and_a_private_env_file(tmp_path):
+    out = render_role_files(tmp_path, **SECRETS)
+    timer = (out / "advwell-backup.timer").read_text()
+    assert "OnCalendar=*-*-* 03:00:00" in timer and "Persistent=true" in timer
+    assert "ExecStart=/root/advwell-db/scripts/backup.sh" in (out / "advwell-backup.service").read_text()
+    env = out / "backup.env"
+    assert env.stat().st_mode & 0o777 == 0o600
+    # Container mode: the tools run in the server's image, in its network namespace.
+    assert sourced(env, "PGPASSWORD", "PG_RUN", "S3_BUCKET", "S3_PREFIX", "LOCAL_DAYS", "S3_DAYS") == [
+        SECRETS["advwell_postgres_password"],
+        "docker run --rm -i --network container:advwell-postgres --volume /root/advwell-db/backups:"
+        "/root/advwell-db/backups --env PGHOST --env PGPORT --env PGUSER --env PGPASSWORD --env PGDATABASE "
+        "postgres:16-alpine", "advwell-app", "backups/postgresql/", "7", "30"]
+
+
+def test_the_script_runs_with_the_env_file_the_role_renders(backup, tmp_path, postgres_server):
+    """Host mode, pointed at the fixtures: the same script and env file as in production."""
+    s3 = backup.s3
+    out = render_role_files(
+        tmp_path, db_backup_pg_mode="host", db_backup_host=postgres_server.host,
+        db_backup_port=postgres_server.port, db_backup_pg_bindir=str(backup.bindir),
+        db_backup_database=backup.dbname, db_backup_password=postgres_server.password,
+        db_backup_dir=str(backup.dir), db_backup_metrics_file=str(backup.metrics),
+        db_backup_s3_bucket=backup.bucket, db_backup_s3_endpoint_url=s3.endpoint_url,
+        db_backup_s3_region=s3.region, db_backup_s3_addressing_style="path",
+        db_backup_s3_access_key=s3.access_key, db_backup_s3_secret_key=s3.secret_key)
+    env = (out / "backup.env").read_text() + f"PYTHON={sys.executable}\n"
+    backup.env_file.write_text(env)
+    process = subprocess.run([str(backup.script)], capture_output=True, text=True, timeout=120)
+    assert process.returncode == 0, process.stderr
+    [name] = backup.finished()
+    assert backup.s3.client().head_object(Bucket=backup.bucket, Key=f"{PREFIX}{name}.tar")["ContentLength"] > 0

@@ -77,10 +77,13 @@ def s3_client():
     from botocore.config import Config
     # As in the retention module: S3-compatible stores reject the CRC checksums newer boto3
     # sends by default.
-    config = Config(request_checksum_calculation="when_required",
-                    response_checksum_validation="when_required",
-                    s3={"addressing_style": os.environ.get("S3_ADDRESSING_STYLE") or "auto"},
-                    retries={"mode": "standard", "max_attempts": 3}, connect_timeout=10)
+    options = dict(s3={"addressing_style": os.environ.get("S3_ADDRESSING_STYLE") or "auto"},
+                   retries={"mode": "standard", "max_attempts": 3}, connect_timeout=10)
+    try:
+        config = Config(request_checksum_calculation="when_required",
+                        response_checksum_validation="when_required", **options)
+    except TypeError:  # botocore < 1.36 (Debian 12's) has neither the options nor the CRC defaults
+        config = Config(**options)
     return boto3.client("s3", endpoint_url=os.environ.get("S3_ENDPOINT_URL") or None,
                         region_name=os.environ.get("S3_REGION") or None, config=config)
 
