@@ -190,6 +190,25 @@ def test_s3_unreachable_fails_and_keeps_the_local_backup(backup):
     assert not backup.s3.client().list_objects_v2(Bucket=backup.bucket).get("Contents")
 
 
+def test_a_failed_run_keeps_the_last_success_time(backup):
+    status, output = backup.run()
+    assert status == 0, output
+    last_success = backup.metric("advwell_backup_last_success_timestamp_seconds")
+    time.sleep(1.1)  # a new backup name
+    status, output = backup.run(S3_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}")
+    assert status != 0, output
+    assert backup.metric("advwell_backup_last_success_timestamp_seconds") == last_success
+    assert backup.metric("advwell_backup_success").endswith(" 0")
+    assert len(backup.finished()) == 2
+
+
+def test_postgresql_unreachable_fails_without_a_backup(backup):
+    status, output = backup.run(PGPORT=free_port())
+    assert status != 0, output
+    assert backup.finished() == []
+    assert backup.metric("advwell_backup_success") == 'advwell_backup_success{stage="dump"} 0'
+
+
 def wait_for(path, process, timeout=60):
     deadline = time.monotonic() + timeout
     while not path.exists():
@@ -329,3 +348,65 @@ def test_the_script_runs_with_the_env_file_the_role_renders(backup, tmp_path, po
     assert process.returncode == 0, process.stderr
     [name] = backup.finished()
     assert backup.s3.client().head_object(Bucket=backup.bucket, Key=f"{PREFIX}{name}.tar")["ContentLength"] > 0
+
+
+@pytest.fixture
+def postgres_container(tmp_path):
+    """The lab's PostgreSQL image as the database host runs it: the role's pg_hba.conf, the
+    seed's data, nothing published."""
+    name = f"advwell-test-backup-{os.getpid()}"
+    config = tmp_path / "pgconfig"
+    config.mkdir()
+    config.chmod(0o755)
+    hba = render(os.path.join(REPO_ROOT, "roles", "db_vps", "templates", "pg_hba.conf.j2"),
+                 ansible_managed="test", db_vps_app_address="203.0.113.10")
+    (config / "pg_hba.conf").write_text(hba)
+    (config / "pg_hba.conf").chmod(0o644)
+    subprocess.run(["docker", "run", "-d", "--name", name, "-e", "POSTGRES_PASSWORD=container-secret",
+                    "-e", "POSTGRES_DB=advtom", "-v", f"{config}:/etc/advwell:ro", CONTAINER_IMAGE,
+                    "postgres", "-c", "hba_file=/etc/advwell/pg_hba.conf"], check=True, capture_output=True)
+    try:
+        deadline = time.monotonic() + 60
+        while subprocess.run(["docker", "exec", name, "psql", "-U", "postgres", "-d", "advtom", "-c", "SELECT 1"],
+                             capture_output=True).returncode != 0:
+            assert time.monotonic() < deadline, "the PostgreSQL container never accepted logins"
+            time.sleep(0.5)
+        subprocess.run(["docker", "exec", name, "advwell-datagen", "--dsn", "dbname=advtom user=postgres"],
+                       check=True, capture_output=True)
+        yield name
+    finally:
+        subprocess.run(["docker", "rm", "-f", "-v", name], capture_output=True)
+
+
+CONTAINER_IMAGE = "advwell/postgres:15-lab"
+
+
+@pytest.mark.docker
+def test_container_mode_dumps_through_a_one_shot_container_of_the_servers_image(
+        tmp_path, postgres_container, s3_server, s3_bucket):
+    if subprocess.run(["docker", "image", "inspect", CONTAINER_IMAGE], capture_output=True).returncode:
+        pytest.skip(f"{CONTAINER_IMAGE} is not built (scripts/test builds it)")
+    backups = tmp_path / "backups"
+    metrics = tmp_path / "advwell_backup.prom"
+    out = render_role_files(
+        tmp_path, db_backup_container=postgres_container, db_backup_image=CONTAINER_IMAGE,
+        db_backup_password="container-secret", db_backup_dir=str(backups), db_backup_metrics_file=str(metrics),
+        db_backup_s3_bucket=s3_bucket, db_backup_s3_endpoint_url=s3_server.endpoint_url,
+        db_backup_s3_region=s3_server.region, db_backup_s3_addressing_style="path",
+        db_backup_s3_access_key=s3_server.access_key, db_backup_s3_secret_key=s3_server.secret_key)
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    shutil.copy(os.path.join(ROLE, "files", "advwell-backup-tool.py"), lib)
+    shutil.copy(os.path.join(REPO_ROOT, "plugins", "module_utils", "s3_backup_retention.py"), lib)
+    env_file = tmp_path / "backup.env"
+    env_file.write_text((out / "backup.env").read_text() + f"PYTHON={sys.executable}\n")
+    script = tmp_path / "backup.sh"
+    script.write_text(render(os.path.join(ROLE, "templates", "advwell-backup.sh.j2"),
+                             db_backup_env_file=str(env_file), db_backup_lib_dir=str(lib)))
+    script.chmod(0o755)
+    run = subprocess.run([str(script)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    [name] = [n for n in os.listdir(backups) if not n.startswith(".")]
+    manifest = json.loads((backups / name / "manifest.json").read_text())
+    assert {table: entry["rows"] for table, entry in manifest["tables"].items()} == SEED_ROWS
+    assert "advwell_backup_success{stage=\"complete\"} 1" in metrics.read_text()
