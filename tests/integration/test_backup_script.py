@@ -313,7 +313,7 @@ def sourced(env_file, *names):
 
 
 SECRETS = {"advwell_postgres_password": "pg secret with 'quotes' and $dollars",
-           "advwell_backup_s3_access_key": "AK", "advwell_backup_s3_secret_key": "SK"}
+           "advwell_s3_access_key": "AK", "advwell_s3_secret_key": "SK"}
 
 
 def test_the_role_renders_a_daily_persistent_timer_and_a_private_env_file(tmp_path):
