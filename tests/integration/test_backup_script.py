@@ -179,6 +179,19 @@ def test_a_backup_is_verified_described_and_uploaded(backup, postgres_server):
     assert not list(backup.metrics.parent.glob("*.prom.*"))
 
 
+def test_the_snapshot_is_released_before_the_upload(backup, tmp_path, postgres_server):
+    """The held transaction would keep vacuum from cleaning up for as long as the upload takes."""
+    seen = tmp_path / "open-transactions"
+    python = tmp_path / "python"
+    python.write_text(f"#!/bin/bash\n[ \"$2\" = upload ] && {postgres_server.tool('psql')} -X -At -c "
+                      "\"SELECT count(*) FROM pg_stat_activity WHERE state LIKE 'idle in transaction%'\" "
+                      f">{seen}\nexec {sys.executable} \"$@\"\n")
+    python.chmod(0o755)
+    status, output = backup.run(PYTHON=python)
+    assert status == 0, output
+    assert seen.read_text().strip() == "0"
+
+
 def test_s3_unreachable_fails_and_keeps_the_local_backup(backup):
     status, output = backup.run(S3_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}")
     assert status != 0, output
