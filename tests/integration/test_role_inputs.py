@@ -185,3 +185,22 @@ def test_app_vps_rejects_bad_input(tmp_path, case, variables, message):
                  **variables}
     result = run_role(tmp_path, "app_vps", "main", variables)
     assert_rejected_before_changes(result, message, "Read the DATABASE_URL phase 2 wrote")
+
+
+BAD_DB_BACKUP = [
+    ("prefix without slash", {"db_backup_s3_prefix": "backups/postgresql"},
+     "db_backup_s3_prefix 'backups/postgresql' must be non-empty and end with '/'"),
+    ("empty prefix", {"db_backup_s3_prefix": ""}, "db_backup_s3_prefix '' must be non-empty"),
+    ("nothing kept in S3", {"db_backup_s3_min_keep": 0}, "db_backup_s3_min_keep (0)"),
+    ("backup dir with a space", {"db_backup_dir": "/root/my backups"}, "db_backup_dir: '/root/my backups'"),
+    ("no S3 secret key", {"db_backup_s3_secret_key": ""}, "db_backup_s3_secret_key must be set"),
+    ("unknown mode", {"db_backup_pg_mode": "ssh"}, "db_backup_pg_mode"),
+]
+
+
+@pytest.mark.parametrize("case,variables,message", BAD_DB_BACKUP, ids=[c[0] for c in BAD_DB_BACKUP])
+def test_db_backup_rejects_bad_input(tmp_path, case, variables, message):
+    variables = {"db_backup_password": "x", "db_backup_s3_access_key": "a", "db_backup_s3_secret_key": "s",
+                 **variables}
+    result = run_role(tmp_path, "db_backup", "main", variables)
+    assert_rejected_before_changes(result, message, "Install what the backup script needs")

@@ -1,0 +1,188 @@
+#!/usr/bin/python3
+"""The parts of advwell-backup that are easier in Python: the manifest, local retention,
+the verified S3 upload and S3 retention (the selection of the collection's
+s3_backup_retention module, installed beside this file).
+
+Configuration comes from the environment (the backup's env file): S3_ENDPOINT_URL,
+S3_REGION, S3_ADDRESSING_STYLE, S3_PART_SIZE, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY.
+"""
+import argparse
+import base64
+import hashlib
+import json
+import os
+import shutil
+import sys
+from datetime import datetime, timedelta, timezone
+
+STAMP = "%Y%m%dT%H%M%SZ"
+MiB = 1024 * 1024
+
+
+def digest(path, algorithm="sha256"):
+    hasher = hashlib.new(algorithm)
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(MiB), b""):
+            hasher.update(block)
+    return hasher.hexdigest()
+
+
+def manifest(args):
+    with open(args.tables) as handle:
+        tables = json.load(handle)
+    files = {}
+    for root, _, names in os.walk(args.dir):
+        for name in sorted(names):
+            path = os.path.join(root, name)
+            relative = os.path.relpath(path, args.dir)
+            if relative in ("tables.json", "manifest.json"):
+                continue
+            files[relative] = {"size": os.path.getsize(path), "sha256": digest(path)}
+    document = {"database": args.database, "created": args.created, "snapshot": args.snapshot,
+                "format": "pg_dump directory (db.dump) + pg_dumpall --globals-only (globals.sql)",
+                "tables": tables, "files": dict(sorted(files.items()))}
+    with open(os.path.join(args.dir, "manifest.json"), "w") as handle:
+        json.dump(document, handle, indent=1)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def good_backups(directory):
+    """(created, path) of every finished backup (final name, manifest), newest first."""
+    found = []
+    for name in os.listdir(directory):
+        path = os.path.join(directory, name)
+        try:
+            with open(os.path.join(path, "manifest.json")) as handle:
+                created = datetime.strptime(json.load(handle)["created"], STAMP)
+        except (OSError, ValueError, KeyError):
+            continue
+        found.append((created.replace(tzinfo=timezone.utc), path))
+    return sorted(found, reverse=True)
+
+
+def local_retention(args):
+    backups = good_backups(args.dir)
+    cutoff = datetime.now(timezone.utc) - timedelta(days=args.days)
+    # The newest good backup stays whatever its age: a week of failed runs must not
+    # leave the host without any.
+    for created, path in backups[1:]:
+        if created < cutoff:
+            print(f"removing local backup {path} (from {created:%F %T})", file=sys.stderr)
+            shutil.rmtree(path)
+
+
+def s3_client():
+    import boto3
+    from botocore.config import Config
+    # As in the retention module: S3-compatible stores reject the CRC checksums newer boto3
+    # sends by default.
+    options = dict(s3={"addressing_style": os.environ.get("S3_ADDRESSING_STYLE") or "auto"},
+                   retries={"mode": "standard", "max_attempts": 3}, connect_timeout=10)
+    try:
+        config = Config(request_checksum_calculation="when_required",
+                        response_checksum_validation="when_required", **options)
+    except TypeError:  # botocore < 1.36 (Debian 12's) has neither the options nor the CRC defaults
+        config = Config(**options)
+    return boto3.client("s3", endpoint_url=os.environ.get("S3_ENDPOINT_URL") or None,
+                        region_name=os.environ.get("S3_REGION") or None, config=config)
+
+
+def split_url(url):
+    if not url.startswith("s3://"):
+        raise SystemExit(f"not an s3:// URL: {url}")
+    bucket, _, key = url[5:].partition("/")
+    return bucket, key
+
+
+def parts(path, size):
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(size), b""):
+            yield block
+
+
+def upload(args):
+    """Uploads the file, then checks the stored size and ETag (MD5, or for multipart
+    uploads the MD5 of the parts' MD5s with the part count) against the local file."""
+    client = s3_client()
+    bucket, key = split_url(args.url)
+    part_size = int(os.environ.get("S3_PART_SIZE") or 64 * MiB)
+    size = os.path.getsize(args.file)
+    metadata = {"sha256": digest(args.file)}
+    if size <= part_size:
+        with open(args.file, "rb") as handle:
+            body = handle.read()
+        md5 = hashlib.md5(body).digest()
+        client.put_object(Bucket=bucket, Key=key, Body=body, Metadata=metadata,
+                          ContentMD5=base64.b64encode(md5).decode())
+        expected = md5.hex()
+    else:
+        upload_id = client.create_multipart_upload(Bucket=bucket, Key=key, Metadata=metadata)["UploadId"]
+        done, md5s = [], []
+        try:
+            for number, block in enumerate(parts(args.file, part_size), start=1):
+                md5 = hashlib.md5(block).digest()
+                answer = client.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number,
+                                            Body=block, ContentMD5=base64.b64encode(md5).decode())
+                done.append({"PartNumber": number, "ETag": answer["ETag"]})
+                md5s.append(md5)
+            client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
+                                             MultipartUpload={"Parts": done})
+        except BaseException:
+            client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+            raise
+        expected = f"{hashlib.md5(b''.join(md5s)).hexdigest()}-{len(md5s)}"
+    stored = client.head_object(Bucket=bucket, Key=key)
+    etag = stored["ETag"].strip('"')
+    if stored["ContentLength"] != size or etag != expected:
+        raise SystemExit(f"upload of {args.file} to {args.url} does not match: stored {stored['ContentLength']} "
+                         f"bytes, ETag {etag}; local {size} bytes, ETag {expected}")
+    print(f"uploaded {args.url}: {size} bytes, ETag {etag} verified", file=sys.stderr)
+
+
+def s3_retention(args):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from s3_backup_retention import select_expired
+    client = s3_client()
+    bucket, prefix = split_url(args.url)
+    if not prefix:
+        raise SystemExit("refusing S3 retention over a whole bucket: give a prefix")
+    objects = []
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        objects += [{"Key": item["Key"], "LastModified": item["LastModified"]} for item in page.get("Contents", [])]
+    expired = select_expired(objects, datetime.now(timezone.utc), args.days, args.min_keep)
+    for key in expired:  # a handful a day: one DeleteObject each is enough
+        client.delete_object(Bucket=bucket, Key=key)
+        print(f"removed s3://{bucket}/{key}", file=sys.stderr)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    command = commands.add_parser("manifest")
+    command.add_argument("dir")
+    for option in ("--database", "--snapshot", "--created", "--tables"):
+        command.add_argument(option, required=True)
+    command.set_defaults(run=manifest)
+    command = commands.add_parser("local-retention")
+    command.add_argument("dir")
+    command.add_argument("--days", type=int, required=True)
+    command.set_defaults(run=local_retention)
+    command = commands.add_parser("upload")
+    command.add_argument("file")
+    command.add_argument("url")
+    command.set_defaults(run=upload)
+    command = commands.add_parser("s3-retention")
+    command.add_argument("url")
+    command.add_argument("--days", type=int, required=True)
+    command.add_argument("--min-keep", type=int, required=True)
+    command.set_defaults(run=s3_retention)
+    args = parser.parse_args()
+    try:
+        args.run(args)
+    except Exception as error:  # boto3's errors name the request; a traceback adds nothing
+        raise SystemExit(f"{args.command}: {type(error).__name__}: {error}") from None
+
+
+if __name__ == "__main__":
+    main()
