@@ -12,4 +12,5 @@ pytest_plugins = [
     "tests.fixtures.redis",
     "tests.fixtures.swarm",
     "tests.fixtures.fail2ban",
+    "tests.fixtures.backup",
 ]

@@ -9,124 +9,21 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import tarfile
 import time
-from contextlib import closing
 from datetime import datetime, timedelta, timezone
 
-import jinja2
 import pytest
-from psycopg2 import sql
 
-from ansible_collections.advwell.platform.plugins.module_utils.pg_fingerprint import fingerprint
+from tests.fixtures.backup import PREFIX, ROLE, db_fingerprint, install_lib, render, sha256
 from tests.fixtures.ports import free_port
 from tests.integration.ansible_run import REPO_ROOT, ansible
 
-ROLE = os.path.join(REPO_ROOT, "roles", "db_backup")
-DATAGEN = os.path.join(REPO_ROOT, "lab", "datagen", "advwell_datagen.py")
-PREFIX = "backups/postgresql/"
 SEED_ROWS = {"public.companies": 10, "public.users": 21, "public.clients": 35,
              "public.cases": 31, "public.schedule_events": 78}
-
-
-def render(path, **variables):
-    with open(path) as handle:
-        return jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(handle.read()).render(variables)
-
-
-class Backup:
-    """The script installed into a temporary directory, as the role installs it."""
-
-    def __init__(self, tmp_path, server, dbname, s3_server, bucket):
-        self.server, self.dbname, self.s3, self.bucket = server, dbname, s3_server, bucket
-        self.lib = tmp_path / "lib"
-        self.bindir = tmp_path / "bin"
-        self.dir = tmp_path / "backups"
-        self.metrics = tmp_path / "textfile" / "advwell_backup.prom"
-        self.env_file = tmp_path / "backup.env"
-        self.processes = []
-        self.lib.mkdir()
-        self.bindir.mkdir()
-        for tool in os.listdir(server.bindir):
-            os.symlink(os.path.join(server.bindir, tool), self.bindir / tool)
-        shutil.copy(os.path.join(ROLE, "files", "advwell-backup-tool.py"), self.lib)
-        shutil.copy(os.path.join(REPO_ROOT, "plugins", "module_utils", "s3_backup_retention.py"), self.lib)
-        self.script = tmp_path / "advwell-backup"
-        self.script.write_text(render(os.path.join(ROLE, "templates", "advwell-backup.sh.j2"),
-                                      db_backup_env_file=str(self.env_file), db_backup_lib_dir=str(self.lib)))
-        self.script.chmod(0o755)
-        self.settings = dict(
-            BACKUP_DIR=self.dir, PGHOST=server.host, PGPORT=server.port, PGUSER=server.user,
-            PGPASSWORD=server.password, PGDATABASE=dbname, PG_BINDIR=self.bindir, PG_JOBS=2,
-            S3_BUCKET=bucket, S3_PREFIX=PREFIX, S3_ENDPOINT_URL=s3_server.endpoint_url,
-            S3_REGION=s3_server.region, S3_ADDRESSING_STYLE="path",
-            AWS_ACCESS_KEY_ID=s3_server.access_key, AWS_SECRET_ACCESS_KEY=s3_server.secret_key,
-            METRICS_FILE=self.metrics, PYTHON=sys.executable)
-
-    def write_env(self, **overrides):
-        settings = dict(self.settings, **overrides)
-        self.env_file.write_text("".join(f"{key}='{value}'\n" for key, value in settings.items()))
-
-    def start(self, **overrides):
-        self.write_env(**overrides)
-        process = subprocess.Popen([str(self.script)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   text=True, start_new_session=True)
-        self.processes.append(process)
-        return process
-
-    def stop_all(self):
-        for process in self.processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-
-    def run(self, timeout=120, **overrides):
-        process = self.start(**overrides)
-        output, _ = process.communicate(timeout=timeout)
-        return process.returncode, output
-
-    def wrap_pg_dump(self, body):
-        """Replaces pg_dump by a script; $REAL is the real one."""
-        wrapper = self.bindir / "pg_dump"
-        wrapper.unlink()
-        wrapper.write_text(f"#!/bin/bash\nREAL={self.server.tool('pg_dump')}\n{body}\n")
-        wrapper.chmod(0o755)
-
-    def finished(self):
-        return sorted(p.name for p in self.dir.iterdir() if not p.name.startswith("."))
-
-    def metric(self, name):
-        for line in self.metrics.read_text().splitlines():
-            if line.startswith(name + " ") or line.startswith(name + "{"):
-                return line
-        raise AssertionError(f"{name} not in {self.metrics.read_text()}")
-
-
-@pytest.fixture
-def advwell_db(postgres_server, postgres_db):
-    subprocess.run([sys.executable, DATAGEN, "--dsn", postgres_server.dsn(postgres_db)],
-                   check=True, capture_output=True)
-    return postgres_db
-
-
-@pytest.fixture
-def backup(tmp_path, postgres_server, advwell_db, s3_server, s3_bucket):
-    job = Backup(tmp_path, postgres_server, advwell_db, s3_server, s3_bucket)
-    yield job
-    job.stop_all()
-
-
-def db_fingerprint(server, dbname):
-    with closing(server.connect(dbname)) as conn, conn.cursor() as cursor:
-        return fingerprint(cursor, lambda schema, name: sql.Identifier(schema, name).as_string(conn))
-
-
-def sha256(path):
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_the_rendered_script_is_shellcheck_clean(tmp_path):
@@ -134,7 +31,9 @@ def test_the_rendered_script_is_shellcheck_clean(tmp_path):
     script.write_text(render(os.path.join(ROLE, "templates", "advwell-backup.sh.j2"),
                              db_backup_env_file="/etc/advwell/backup.env",
                              db_backup_lib_dir="/usr/local/lib/advwell-backup"))
-    run = subprocess.run(["shellcheck", "--severity=style", str(script)], capture_output=True, text=True)
+    run = subprocess.run(["shellcheck", "--severity=style", "--external-sources",
+                          "--source-path", os.path.join(ROLE, "files"), str(script)],
+                         capture_output=True, text=True)
     assert run.returncode == 0, run.stdout
 
 
@@ -409,8 +308,7 @@ def test_container_mode_dumps_through_a_one_shot_container_of_the_servers_image(
         db_backup_s3_access_key=s3_server.access_key, db_backup_s3_secret_key=s3_server.secret_key)
     lib = tmp_path / "lib"
     lib.mkdir()
-    shutil.copy(os.path.join(ROLE, "files", "advwell-backup-tool.py"), lib)
-    shutil.copy(os.path.join(REPO_ROOT, "plugins", "module_utils", "s3_backup_retention.py"), lib)
+    install_lib(lib)
     env_file = tmp_path / "backup.env"
     env_file.write_text((out / "backup.env").read_text() + f"PYTHON={sys.executable}\n")
     script = tmp_path / "backup.sh"

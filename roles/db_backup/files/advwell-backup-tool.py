@@ -1,7 +1,9 @@
 #!/usr/bin/python3
-"""The parts of advwell-backup that are easier in Python: the manifest, local retention,
-the verified S3 upload and S3 retention (the selection of the collection's
-s3_backup_retention module, installed beside this file).
+"""The parts of the backup and restore scripts that are easier in Python: the manifest,
+local retention, the verified S3 upload and S3 retention (the selection of the
+collection's s3_backup_retention module, installed beside this file); for restores,
+the list of backups, the verified download, the check of a backup's files against
+its manifest and the comparison of a restored database with the manifest.
 
 Configuration comes from the environment (the backup's env file): S3_ENDPOINT_URL,
 S3_REGION, S3_ADDRESSING_STYLE, S3_PART_SIZE, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY.
@@ -13,6 +15,7 @@ import json
 import os
 import shutil
 import sys
+import tarfile
 from datetime import datetime, timedelta, timezone
 
 STAMP = "%Y%m%dT%H%M%SZ"
@@ -156,6 +159,100 @@ def s3_retention(args):
         print(f"removed s3://{bucket}/{key}", file=sys.stderr)
 
 
+def backup_name(key_or_dir):
+    name = os.path.basename(key_or_dir.rstrip("/"))
+    return name[:-len(".tar")] if name.endswith(".tar") else name
+
+
+def list_backups(args):
+    """Finished backups, newest first: one line each, "<name> <where> <created> <size>"."""
+    found = [(created, backup_name(path), "local", path) for created, path in good_backups(args.dir)]
+    if args.s3_url:
+        client = s3_client()
+        bucket, prefix = split_url(args.s3_url)
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                if item["Key"].endswith(".tar"):
+                    found.append((item["LastModified"], backup_name(item["Key"]), "s3",
+                                  f"s3://{bucket}/{item['Key']}"))
+    for created, name, where, location in sorted(found, key=lambda entry: entry[1], reverse=True):
+        print(f"{name} {where} {created:%Y-%m-%dT%H:%M:%SZ} {location}")
+
+
+def fetch(args):
+    """Downloads s3://.../<name>.tar into DIR, checks its sha256 against the one recorded at
+    upload, and unpacks it to DIR/<name>. Prints that directory."""
+    client = s3_client()
+    bucket, key = split_url(args.url)
+    name = backup_name(key)
+    partial = os.path.join(args.dir, name + ".tar.partial")
+    client.download_file(bucket, key, partial)
+    try:
+        recorded = client.head_object(Bucket=bucket, Key=key).get("Metadata", {}).get("sha256")
+        actual = digest(partial)
+        if recorded and recorded != actual:
+            raise SystemExit(f"{args.url}: downloaded sha256 {actual} is not the uploaded {recorded}")
+        with tarfile.open(partial) as archive:
+            for member in archive.getmembers():
+                inside = member.name == name or member.name.startswith(name + "/")
+                if not inside or ".." in member.name.split("/") or not (member.isfile() or member.isdir()):
+                    raise SystemExit(f"{args.url}: unexpected entry {member.name!r} in the archive")
+            target = os.path.join(args.dir, name)
+            shutil.rmtree(target, ignore_errors=True)
+            archive.extractall(args.dir)
+    finally:
+        os.remove(partial)
+    print(target)
+
+
+def verify_files(args):
+    """Every file the manifest lists is there with its size and sha256, and no other."""
+    try:
+        with open(os.path.join(args.dir, "manifest.json")) as handle:
+            listed = json.load(handle)["files"]
+    except (OSError, ValueError, KeyError) as error:
+        raise SystemExit(f"{args.dir}: no readable manifest ({error})") from None
+    problems = []
+    present = set()
+    for root, _, names in os.walk(args.dir):
+        for name in names:
+            present.add(os.path.relpath(os.path.join(root, name), args.dir))
+    for relative, wanted in sorted(listed.items()):
+        path = os.path.join(args.dir, relative)
+        if relative not in present:
+            problems.append(f"{relative}: missing")
+        elif os.path.getsize(path) != wanted["size"]:
+            problems.append(f"{relative}: {os.path.getsize(path)} bytes, the manifest says {wanted['size']}")
+        elif digest(path) != wanted["sha256"]:
+            problems.append(f"{relative}: content differs from the manifest (sha256)")
+    problems += [f"{relative}: not in the manifest" for relative in sorted(present - set(listed) - {"manifest.json"})]
+    if problems:
+        raise SystemExit(f"{args.dir} is damaged: " + "; ".join(problems))
+    print(f"{args.dir}: {len(listed)} files match the manifest", file=sys.stderr)
+
+
+def compare(args):
+    """The restored database's tables (fingerprint JSON) against the manifest's."""
+    with open(os.path.join(args.dir, "manifest.json")) as handle:
+        wanted = json.load(handle)["tables"]
+    with open(args.restored) as handle:
+        got = json.load(handle)
+    problems = []
+    for table, expected in sorted(wanted.items()):
+        actual = got.get(table)
+        if actual is None:
+            problems.append(f"{table}: missing")
+        elif actual["rows"] != expected["rows"]:
+            problems.append(f"{table}: {actual['rows']} rows, the manifest says {expected['rows']}")
+        elif actual["checksum"] != expected["checksum"]:
+            problems.append(f"{table}: same row count, different content")
+    problems += [f"{table}: not in the manifest" for table in sorted(set(got) - set(wanted))]
+    if problems:
+        raise SystemExit("the restored database differs from the manifest: " + "; ".join(problems))
+    rows = sum(table["rows"] for table in wanted.values())
+    print(f"{len(wanted)} tables, {rows} rows: equal to the manifest")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -177,6 +274,21 @@ def main():
     command.add_argument("--days", type=int, required=True)
     command.add_argument("--min-keep", type=int, required=True)
     command.set_defaults(run=s3_retention)
+    command = commands.add_parser("list")
+    command.add_argument("dir")
+    command.add_argument("--s3-url")
+    command.set_defaults(run=list_backups)
+    command = commands.add_parser("fetch")
+    command.add_argument("url")
+    command.add_argument("dir")
+    command.set_defaults(run=fetch)
+    command = commands.add_parser("verify-files")
+    command.add_argument("dir")
+    command.set_defaults(run=verify_files)
+    command = commands.add_parser("compare")
+    command.add_argument("dir")
+    command.add_argument("restored")
+    command.set_defaults(run=compare)
     args = parser.parse_args()
     try:
         args.run(args)
