@@ -97,6 +97,11 @@ build_images() {
     build_image advwell/backend:lab "$ROOT/lab/images/backend/Dockerfile" "$ROOT/lab/images/backend"
     build_image advwell/redis:lab "$ROOT/lab/images/redis/Dockerfile" "$ROOT/lab/images/redis"
     build_image advwell/nginx:lab "$ROOT/lab/images/nginx/Dockerfile" "$ROOT/lab/images/nginx"
+    # SeaweedFS's binary comes from PyPI (requirements.txt), not from a registry.
+    local seaweedfs=$STATE_DIR/images/seaweedfs
+    mkdir -p "$seaweedfs"
+    cp -u "$ROOT/lab/images/seaweedfs/Dockerfile" "$ROOT/lab/images/seaweedfs/entrypoint.sh" "$VENV/bin/weed" "$seaweedfs/"
+    build_image advwell/seaweedfs:lab "$seaweedfs/Dockerfile" "$seaweedfs"
 }
 
 bootstrap() {

@@ -2,7 +2,7 @@
 
 A fingerprint has, for every table in every schema but the system ones, its exact
 row count and a content checksum, and for every sequence its last value. The
-checksum is the sum of a 64-bit slice of md5(row as text) over all rows: it does
+checksum is the sum of PostgreSQL's 64-bit hash of the row as text over all rows: it does
 not depend on row order or physical layout (so a dump restored elsewhere has the
 same one), needs no sort and no memory that grows with the table, and changes
 when any row's content does.
@@ -25,7 +25,7 @@ WHERE schemaname NOT IN %s ORDER BY 1, 2
 
 TABLE_FINGERPRINT_SQL = """
 SELECT count(*),
-       coalesce(sum(('x' || substr(md5(t::text), 1, 16))::bit(64)::bigint::numeric), 0)::text
+       coalesce(sum(hashtextextended(t::text, 0)), 0)::text
 FROM {table} AS t
 """
 
