@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,7 +38,7 @@ def test_the_rendered_script_is_shellcheck_clean(tmp_path):
     assert run.returncode == 0, run.stdout
 
 
-def test_a_backup_is_verified_described_and_uploaded(backup, postgres_server):
+def test_a_backup_is_verified_described_and_uploaded(backup, postgres_server, tmp_path):
     before = db_fingerprint(postgres_server, backup.dbname)
     # Rows written while the dump runs (after the snapshot) belong to neither dump nor manifest.
     backup.wrap_pg_dump(f"[[ $* == *--snapshot=* ]] && {postgres_server.tool('psql')} -X -q -c "
@@ -57,9 +58,16 @@ def test_a_backup_is_verified_described_and_uploaded(backup, postgres_server):
         assert (final / relative).stat().st_size == entry["size"]
     assert "db.dump/toc.dat" in manifest["files"] and "globals.sql" in manifest["files"]
 
+    # pg_dump 15 dumps uncompressed; the script compresses the data files with zstd.
+    data_files = sorted(p.name for p in (final / "db.dump").iterdir() if p.name != "toc.dat")
+    assert data_files and all(name.endswith(".dat.zst") for name in data_files), data_files
+
     # The dump holds what the manifest says: restored, it has the manifest's fingerprint.
+    plain = tmp_path / "plain"
+    shutil.copytree(final / "db.dump", plain)
+    subprocess.run(["zstd", "-d", "-q", "--rm", *[str(plain / name) for name in data_files]], check=True)
     restored = postgres_server.create_database(backup.dbname + "_r")
-    subprocess.run([postgres_server.tool("pg_restore"), "-d", postgres_server.dsn(restored), str(final / "db.dump")],
+    subprocess.run([postgres_server.tool("pg_restore"), "-d", postgres_server.dsn(restored), str(plain)],
                    check=True, capture_output=True)
     assert db_fingerprint(postgres_server, restored)["tables"] == manifest["tables"]
     postgres_server.execute(f'DROP DATABASE "{restored}"')

@@ -8,6 +8,7 @@ import subprocess
 import pytest
 
 from tests.fixtures.backup import ROLE, db_fingerprint, render
+from tests.fixtures.ports import free_port
 
 SEED_TABLES = {"public.companies": 10, "public.users": 21, "public.clients": 35,
                "public.cases": 31, "public.schedule_events": 78}
@@ -21,7 +22,7 @@ def postgres_db(postgres_server, request):
     yield name
     for (other,) in postgres_server.query(
             f"SELECT datname FROM pg_database WHERE datname LIKE '{name}%' OR datname IN "
-            "('from_s3', 'half_done', 'mismatch')"):
+            "('from_s3', 'half_done', 'mismatch', 'while_s3_down')"):
         postgres_server.execute(f'DROP DATABASE IF EXISTS "{other}" WITH (FORCE)')
 
 
@@ -55,6 +56,20 @@ def test_list_shows_local_and_s3_copies_newest_first(backup):
     assert status == 0, err
     lines = [line.split()[:2] for line in out.splitlines()]
     assert lines == [[second, "local"], [second, "s3"], [first, "s3"]]
+
+
+def test_local_backups_stay_listed_and_restorable_when_s3_is_down(backup, postgres_server):
+    name = made_backup(backup)
+    closed = f"http://127.0.0.1:{free_port()}"
+    status, out, err = backup.restore("list", S3_ENDPOINT_URL=closed)
+    assert status == 0, err
+    assert [line.split()[:2] for line in out.splitlines()] == [[name, "local"]]
+    assert "S3 not listed (EndpointConnectionError" in err
+    status, _, err = backup.restore("restore", "latest", "while_s3_down", S3_ENDPOINT_URL=closed)
+    assert status == 0, err
+    # The drill proves the S3 copy: without S3 it fails.
+    status, _, err = backup.restore("drill", S3_ENDPOINT_URL=closed)
+    assert status != 0 and "drill FAILED" in err
 
 
 def test_restore_into_a_scratch_database_matches_the_manifest(backup, postgres_server):
@@ -95,7 +110,7 @@ def test_a_damaged_backup_is_refused_before_any_database_is_created(
         backup, postgres_server, damage, message):
     name = made_backup(backup)
     dump = backup.dir / name / "db.dump"
-    victim = max(dump.glob("*.dat.gz"), key=lambda path: path.stat().st_size)
+    victim = max(dump.glob("*.dat.*"), key=lambda path: path.stat().st_size)
     data = victim.read_bytes()
     if damage == "truncate":
         victim.write_bytes(data[: len(data) // 2])

@@ -3,6 +3,7 @@
 # S3_ACCESS_KEY/S3_SECRET_KEY, and the buckets named in S3_BUCKETS (comma-separated).
 set -euo pipefail
 : "${S3_ACCESS_KEY:?}" "${S3_SECRET_KEY:?}"
+rm -f /tmp/ready  # from before a restart of the container
 mkdir -p /data /etc/seaweedfs
 umask 077
 cat >/etc/seaweedfs/s3.json <<JSON

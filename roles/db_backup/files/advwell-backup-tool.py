@@ -168,15 +168,23 @@ def list_backups(args):
     """Finished backups, newest first: one line each, "<name> <where> <created> <size>"."""
     found = [(created, backup_name(path), "local", path) for created, path in good_backups(args.dir)]
     if args.s3_url:
-        client = s3_client()
-        bucket, prefix = split_url(args.s3_url)
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            for item in page.get("Contents", []):
-                if item["Key"].endswith(".tar"):
-                    found.append((item["LastModified"], backup_name(item["Key"]), "s3",
-                                  f"s3://{bucket}/{item['Key']}"))
+        try:
+            found += s3_backups(args.s3_url)
+        except Exception as error:  # the local copies must stay usable when S3 is not
+            print(f"S3 not listed ({type(error).__name__}: {error}): local backups only", file=sys.stderr)
     for created, name, where, location in sorted(found, key=lambda entry: entry[1], reverse=True):
         print(f"{name} {where} {created:%Y-%m-%dT%H:%M:%SZ} {location}")
+
+
+def s3_backups(url):
+    client = s3_client()
+    bucket, prefix = split_url(url)
+    found = []
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            if item["Key"].endswith(".tar"):
+                found.append((item["LastModified"], backup_name(item["Key"]), "s3", f"s3://{bucket}/{item['Key']}"))
+    return found
 
 
 def fetch(args):
