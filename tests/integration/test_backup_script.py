@@ -27,9 +27,10 @@ SEED_ROWS = {"public.companies": 10, "public.users": 21, "public.clients": 35,
              "public.cases": 31, "public.schedule_events": 78}
 
 
-def test_the_rendered_script_is_shellcheck_clean(tmp_path):
-    script = tmp_path / "advwell-backup"
-    script.write_text(render(os.path.join(ROLE, "templates", "advwell-backup.sh.j2"),
+@pytest.mark.parametrize("template", ["advwell-backup.sh.j2", "advwell-restore.sh.j2"])
+def test_the_rendered_scripts_are_shellcheck_clean(tmp_path, template):
+    script = tmp_path / template[:-len(".sh.j2")]
+    script.write_text(render(os.path.join(ROLE, "templates", template),
                              db_backup_env_file="/etc/advwell/backup.env",
                              db_backup_lib_dir="/usr/local/lib/advwell-backup"))
     run = subprocess.run(["shellcheck", "--severity=style", "--external-sources",

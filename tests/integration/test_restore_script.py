@@ -2,12 +2,9 @@
 the backup script are restored into scratch databases, compared with their manifests, and
 only a verified one is swapped in; damaged backups are refused before any database exists.
 """
-import os
-import subprocess
-
 import pytest
 
-from tests.fixtures.backup import ROLE, db_fingerprint, render
+from tests.fixtures.backup import db_fingerprint
 from tests.fixtures.ports import free_port
 
 SEED_TABLES = {"public.companies": 10, "public.users": 21, "public.clients": 35,
@@ -35,17 +32,6 @@ def made_backup(backup):
     assert status == 0, output
     [name] = backup.finished()
     return name
-
-
-def test_the_rendered_script_is_shellcheck_clean(tmp_path):
-    script = tmp_path / "advwell-restore"
-    script.write_text(render(os.path.join(ROLE, "templates", "advwell-restore.sh.j2"),
-                             db_backup_env_file="/etc/advwell/backup.env",
-                             db_backup_lib_dir="/usr/local/lib/advwell-backup"))
-    run = subprocess.run(["shellcheck", "--severity=style", "--external-sources",
-                          "--source-path", os.path.join(ROLE, "files"), str(script)],
-                         capture_output=True, text=True)
-    assert run.returncode == 0, run.stdout
 
 
 def test_list_shows_local_and_s3_copies_newest_first(backup):

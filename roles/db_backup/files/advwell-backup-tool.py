@@ -261,42 +261,31 @@ def compare(args):
     print(f"{len(wanted)} tables, {rows} rows: equal to the manifest")
 
 
+# Each command: its function, its positional arguments, its required options ("--days:int").
+COMMANDS = {
+    "manifest": (manifest, ["dir"], ["--database", "--snapshot", "--created", "--tables"]),
+    "local-retention": (local_retention, ["dir"], ["--days:int"]),
+    "upload": (upload, ["file", "url"], []),
+    "s3-retention": (s3_retention, ["url"], ["--days:int", "--min-keep:int"]),
+    "list": (list_backups, ["dir"], []),
+    "fetch": (fetch, ["url", "dir"], []),
+    "verify-files": (verify_files, ["dir"], []),
+    "compare": (compare, ["dir", "restored"], []),
+}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    command = commands.add_parser("manifest")
-    command.add_argument("dir")
-    for option in ("--database", "--snapshot", "--created", "--tables"):
-        command.add_argument(option, required=True)
-    command.set_defaults(run=manifest)
-    command = commands.add_parser("local-retention")
-    command.add_argument("dir")
-    command.add_argument("--days", type=int, required=True)
-    command.set_defaults(run=local_retention)
-    command = commands.add_parser("upload")
-    command.add_argument("file")
-    command.add_argument("url")
-    command.set_defaults(run=upload)
-    command = commands.add_parser("s3-retention")
-    command.add_argument("url")
-    command.add_argument("--days", type=int, required=True)
-    command.add_argument("--min-keep", type=int, required=True)
-    command.set_defaults(run=s3_retention)
-    command = commands.add_parser("list")
-    command.add_argument("dir")
-    command.add_argument("--s3-url")
-    command.set_defaults(run=list_backups)
-    command = commands.add_parser("fetch")
-    command.add_argument("url")
-    command.add_argument("dir")
-    command.set_defaults(run=fetch)
-    command = commands.add_parser("verify-files")
-    command.add_argument("dir")
-    command.set_defaults(run=verify_files)
-    command = commands.add_parser("compare")
-    command.add_argument("dir")
-    command.add_argument("restored")
-    command.set_defaults(run=compare)
+    for name, (function, positionals, options) in COMMANDS.items():
+        command = commands.add_parser(name)
+        for positional in positionals:
+            command.add_argument(positional)
+        for option in options:
+            flag, _, kind = option.partition(":")
+            command.add_argument(flag, required=True, type=int if kind == "int" else str)
+        command.set_defaults(run=function)
+    commands.choices["list"].add_argument("--s3-url")
     args = parser.parse_args()
     try:
         args.run(args)
