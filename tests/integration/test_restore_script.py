@@ -58,6 +58,15 @@ def test_local_backups_stay_listed_and_restorable_when_s3_is_down(backup, postgr
     assert status != 0 and "drill FAILED" in err
 
 
+def test_an_unknown_backup_is_named_in_the_error(backup, postgres_server):
+    made_backup(backup)
+    before = databases(postgres_server)
+    status, _, err = backup.restore("restore", "advwell-nothing-20000101T000000Z", "nothing")
+    assert status != 0
+    assert "no backup named advwell-nothing-20000101T000000Z" in err
+    assert databases(postgres_server) == before
+
+
 def test_restore_into_a_scratch_database_matches_the_manifest(backup, postgres_server):
     name = made_backup(backup)
     status, out, err = backup.restore("restore", name)
