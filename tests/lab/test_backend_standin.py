@@ -315,13 +315,7 @@ def writable_db(postgres_server):
 
 
 def client_count(postgres_server, dbname):
-    conn = postgres_server.connect(dbname)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT count(*) FROM public.clients")
-            return cur.fetchone()[0]
-    finally:
-        conn.close()
+    return postgres_server.query("SELECT count(*) FROM public.clients", dbname)[0][0]
 
 
 NEW_CLIENT = {"name": "Escritorio Teste", "document": "12.345.678/0001-90"}
