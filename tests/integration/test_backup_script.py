@@ -275,6 +275,9 @@ def test_the_script_runs_with_the_env_file_the_role_renders(backup, tmp_path, po
 def postgres_container(tmp_path):
     """The lab's PostgreSQL image as the database host runs it: the role's pg_hba.conf, the
     seed's data, nothing published."""
+    # Not a skip: scripts/test always builds the image, and a missing one is a broken setup.
+    assert subprocess.run(["docker", "image", "inspect", CONTAINER_IMAGE], capture_output=True).returncode == 0, \
+        f"{CONTAINER_IMAGE} is missing: run scripts/test (it builds the lab images)"
     name = f"advwell-test-backup-{os.getpid()}"
     config = tmp_path / "pgconfig"
     config.mkdir()
@@ -305,8 +308,6 @@ CONTAINER_IMAGE = "advwell/postgres:15-lab"
 @pytest.mark.docker
 def test_container_mode_dumps_through_a_one_shot_container_of_the_servers_image(
         tmp_path, postgres_container, s3_server, s3_bucket):
-    if subprocess.run(["docker", "image", "inspect", CONTAINER_IMAGE], capture_output=True).returncode:
-        pytest.skip(f"{CONTAINER_IMAGE} is not built (scripts/test builds it)")
     backups = tmp_path / "backups"
     metrics = tmp_path / "advwell_backup.prom"
     out = render_role_files(

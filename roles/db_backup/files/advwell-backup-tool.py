@@ -165,7 +165,7 @@ def backup_name(key_or_dir):
 
 
 def list_backups(args):
-    """Finished backups, newest first: one line each, "<name> <where> <created> <size>"."""
+    """Finished backups, newest first: one line each, "<name> <local|s3> <created> <location>"."""
     found = [(created, backup_name(path), "local", path) for created, path in good_backups(args.dir)]
     if args.s3_url:
         try:
@@ -240,21 +240,27 @@ def verify_files(args):
 
 
 def compare(args):
-    """The restored database's tables (fingerprint JSON) against the manifest's."""
+    """The restored database's tables (fingerprint JSON) against the manifest's, with the
+    comparison of the collection's pg_fingerprint (installed beside this file)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from pg_fingerprint import mismatches
     with open(os.path.join(args.dir, "manifest.json")) as handle:
         wanted = json.load(handle)["tables"]
     with open(args.restored) as handle:
         got = json.load(handle)
+    found = mismatches({"tables": wanted, "sequences": {}}, {"tables": got, "sequences": {}})
+    row_counts_differ = {item["object"] for item in found if item["problem"] == "rows differ"}
     problems = []
-    for table, expected in sorted(wanted.items()):
-        actual = got.get(table)
-        if actual is None:
-            problems.append(f"{table}: missing")
-        elif actual["rows"] != expected["rows"]:
-            problems.append(f"{table}: {actual['rows']} rows, the manifest says {expected['rows']}")
-        elif actual["checksum"] != expected["checksum"]:
+    for item in found:
+        table, problem = item["object"], item["problem"]
+        if problem == "rows differ":
+            problems.append(f"{table}: {item['target']} rows, the manifest says {item['source']}")
+        elif problem == "checksum differ" and table not in row_counts_differ:
             problems.append(f"{table}: same row count, different content")
-    problems += [f"{table}: not in the manifest" for table in sorted(set(got) - set(wanted))]
+        elif problem == "missing in target":
+            problems.append(f"{table}: missing")
+        elif problem == "only in target":
+            problems.append(f"{table}: not in the manifest")
     if problems:
         raise SystemExit("the restored database differs from the manifest: " + "; ".join(problems))
     rows = sum(table["rows"] for table in wanted.values())
