@@ -7,13 +7,50 @@ from .ansible_run import REPO_ROOT, ansible
 VAULT_PASSWORD = "test-vault-password"
 
 
-def test_lab_inventory_lists_the_three_hosts():
+def test_lab_inventory_lists_the_four_hosts():
     result = ansible("ansible-inventory", "-i", "inventory/lab", "--list")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["app_vps"]["hosts"] == ["app-vps"]
+    assert data["swarm_workers"]["hosts"] == ["worker"]
     assert data["db_vps"]["hosts"] == ["db-vps"]
     assert data["outsiders"]["hosts"] == ["outsider"]
+
+
+def groups_and_hosts(data):
+    return {group: sorted(value.get("hosts", [])) for group, value in data.items()
+            if group not in ("_meta", "all", "ungrouped")}
+
+
+def test_the_platform_scenario_is_the_lab_with_other_names_and_addresses():
+    lab = json.loads(ansible("ansible-inventory", "-i", "inventory/lab", "--list").stdout)
+    platform = ansible("ansible-inventory", "-i", "molecule/platform/inventory/hosts.yml",
+                       "-i", "inventory/lab", "--list")
+    assert platform.returncode == 0, platform.stderr
+    # Both together: the same host names in the same groups (the platform's file adds none).
+    assert groups_and_hosts(json.loads(platform.stdout)) == groups_and_hosts(lab)
+    # Alone, with the lab's group_vars as Molecule links them: its own containers and network.
+    alone = ansible("ansible-inventory", "-i", "molecule/platform/inventory/hosts.yml", "--host", "db-vps")
+    assert alone.returncode == 0, alone.stderr
+    host = json.loads(alone.stdout)
+    assert host["ansible_host"] == "platform-db-vps"
+    assert host["advwell_lab_network"] == "advwell-platform"
+
+
+def test_every_scenario_links_the_labs_group_vars():
+    import yaml
+
+    with open(f"{REPO_ROOT}/.config/molecule/config.yml", encoding="utf-8") as handle:
+        links = yaml.safe_load(handle)["provisioner"]["inventory"]["links"]
+    assert links == {"hosts": "inventory/hosts.yml", "group_vars": "../../inventory/lab/group_vars"}
+    for scenario in ("platform", "base", "migration"):
+        with open(f"{REPO_ROOT}/molecule/{scenario}/molecule.yml", encoding="utf-8") as handle:
+            molecule = yaml.safe_load(handle)
+        assert "inventory" not in molecule.get("provisioner", {}), f"{scenario} defines variables of its own"
+        with open(f"{REPO_ROOT}/molecule/{scenario}/inventory/hosts.yml", encoding="utf-8") as handle:
+            hosts = yaml.safe_load(handle)
+        listed = {host for group in hosts["all"]["children"].values() for host in group["hosts"]}
+        assert {p["name"] for p in molecule["platforms"]} == listed
 
 
 def production_copy_with_vault(tmp_path):
