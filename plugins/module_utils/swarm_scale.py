@@ -7,7 +7,10 @@ The module advwell.platform.swarm_scale does the API calls and the waiting.
 A service has converged when exactly the wanted number of its tasks run, every one of
 them is meant to run, and no task that is meant to run is still on its way (a scale-down
 is done when the removed tasks have stopped, not when they are marked for removal), and
-the running tasks have been seen running for STABLE_SECONDS, and no update is in progress.
+the running tasks have been running for STABLE_SECONDS, and no update is in progress.
+How long a task has been running comes from its status timestamp when the caller passes
+the wall clock (a service untouched for hours converges at the first look), else from
+when this run first saw it running.
 It is failing when its update is paused or rolled back, when MAX_TASK_FAILURES of its
 tasks failed or were rejected since the run started, or when a task has waited
 NO_NODE_GRACE seconds for a node the scheduler cannot find.
@@ -21,7 +24,7 @@ from datetime import datetime, timezone
 # policy a broken image or command produces three within a few restart delays.
 MAX_TASK_FAILURES = 3
 
-# Seconds the wanted tasks must have been seen running before the service counts as
+# Seconds the wanted tasks must have been running before the service counts as
 # converged, so that a command that exits right after starting is not taken for a running
 # task. `docker service scale` without --detach waits as long for the same reason.
 STABLE_SECONDS = 5.0
@@ -128,6 +131,17 @@ def _timestamp_key(value):
     return whole + "." + fraction.ljust(9, "0")
 
 
+def epoch_seconds(value):
+    """Docker's RFC 3339 UTC timestamp as epoch seconds; None when it is not one."""
+    whole, _, fraction = (value or "").rstrip("Z").partition(".")
+    try:
+        moment = datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+    digits = fraction[:6] if fraction.isdigit() else "0"
+    return moment.timestamp() + int(digits.ljust(6, "0")) / 1e6
+
+
 def newest(tasks):
     return max(tasks, key=lambda task: _timestamp_key((task.get("Status") or {}).get("Timestamp")))
 
@@ -190,7 +204,19 @@ class Convergence:
         self.new_failures = []
         self.node_names = {}
 
-    def check(self, service, tasks, now):
+    @staticmethod
+    def _started(task, now, wall_now):
+        """When the task started running, on the monotonic clock. A missing or zero timestamp
+        (Docker's 0001-01-01), or one ahead of the wall clock (a node's clock ahead of this
+        one), counts as just started."""
+        since = epoch_seconds((task.get("Status") or {}).get("Timestamp")) if wall_now is not None else None
+        if since is None or since <= 0:
+            return now
+        return now - max(0.0, wall_now - since)
+
+    def check(self, service, tasks, now, wall_now=None):
+        """`now` is monotonic; `wall_now` (epoch seconds), when given, dates running tasks by
+        their status timestamps."""
         tasks = [task for task in tasks if task.get("ServiceID") in (None, service.get("ID"))]
         current = [task for task in tasks if is_current(task)]
         self.states_seen.update(task_state(task) for task in current)
@@ -210,8 +236,10 @@ class Convergence:
                                    f"this run started (limit {self.max_failures}); last: "
                                    f"{describe(newest(self.new_failures), self.node_names)}")
 
-        self.running_since = {task["ID"]: self.running_since.get(task["ID"], now)
-                              for task in tasks if task_state(task) == "running"}
+        self.running_since = {
+            task["ID"]: self.running_since[task["ID"]] if task["ID"] in self.running_since
+            else self._started(task, now, wall_now)
+            for task in tasks if task_state(task) == "running"}
         if update_in_progress(service):
             # Between two tasks of a rolling update the counts match, but the update
             # may still fail and roll back: it has to finish first.

@@ -9,9 +9,12 @@ version_added: 0.1.0
 description:
   - Sets C(Mode.Replicated.Replicas) of one replicated Docker Swarm service and, unless
     O(wait=false), waits until exactly that many of its tasks are running, the tasks removed
-    by a scale-down have stopped, and the running tasks have been seen running for 5 seconds
+    by a scale-down have stopped, and the running tasks have been running for 5 seconds
     (as C(docker service scale) checks too), so that a command that exits right after
-    starting is not taken for a running task.
+    starting is not taken for a running task. How long comes from each task's status
+    timestamp, so a service whose tasks have long been running returns at once (the Swarm
+    nodes' clocks are expected to agree, as NTP keeps them; a task dated ahead of this host's
+    clock counts as just started).
   - Why a module? C(community.docker.docker_swarm_service) sets the replica count but does
     not wait for the Swarm to converge, so a play goes on while tasks are still starting,
     failing over and over, or waiting for a node that does not exist.
@@ -319,7 +322,7 @@ class Scaler:
             service = self.inspect()
             tasks = self.tasks(service)
             now = time.monotonic()
-            verdict = watch.check(service, tasks, now)
+            verdict = watch.check(service, tasks, now, wall_now=time.time())
             self.result["waited"] = round(now - started, 1)
             if verdict.outcome == FAILED:
                 self.fail(verdict.message, tasks=tasks, extra_tasks=watch.new_failures)

@@ -107,6 +107,7 @@ def test_scale_up_waits_until_every_task_runs(tmp_path, services, web):
     assert sorted(task["slot"] for task in result["tasks"]) == [1, 2, 3]
     assert all(task["node"] == services.manager.container for task in result["tasks"])
     assert result["diff"] == {"before": {"replicas": 1}, "after": {"replicas": 3}}
+    assert result["waited"] >= 5, "new tasks are watched for 5 s"
     assert services.running(web) == 3
 
     stored = services.raw(web)
@@ -124,6 +125,15 @@ def test_the_same_count_again_is_no_change_but_is_verified(tmp_path, services, w
     assert result["changed"] is False
     assert (result["replicas_before"], result["replicas"], result["running"]) == (2, 2, 2)
     assert services.raw(web)["Version"]["Index"] == version, "nothing may be written"
+
+
+def test_tasks_running_for_a_while_are_not_watched_again(tmp_path, services, web):
+    services.scale(web, 2)
+    time.sleep(6)
+    result = services.run(tmp_path, name=web, replicas=2)
+    assert not result.get("failed"), result
+    assert (result["changed"], result["running"]) == (False, 2)
+    assert result["waited"] < 2, "their status timestamps say they have run for more than 5 s"
 
 
 def test_scale_down_waits_until_the_removed_tasks_stopped(tmp_path, services, web):

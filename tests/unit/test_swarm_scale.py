@@ -1,11 +1,13 @@
 """The decisions of advwell.platform.swarm_scale, on service and task dicts shaped like the
 ones Docker 20.10's API returns (GET /services/{id}, GET /tasks)."""
 import copy
+from datetime import datetime, timezone
 
 import pytest
 
 from ansible_collections.advwell.platform.plugins.module_utils.swarm_scale import (
-    CONVERGED, FAILED, WAITING, Convergence, current_replicas, describe, is_converged, is_current,
+    CONVERGED, FAILED, WAITING, Convergence, current_replicas, describe, epoch_seconds, is_converged,
+    is_current,
     newest, running_count, scaled_spec, service_mode, summarize, update_problem)
 
 SERVICE_ID = "ay81c52pzxxcdny23djy5as5c"
@@ -219,6 +221,61 @@ def test_tasks_already_running_are_checked_too():
     watch = Convergence("advwell_backend", 2, tasks, stable_for=5)
     assert watch.check(service(2), tasks, now=100.0).outcome == WAITING
     assert watch.check(service(2), tasks, now=105.0).outcome == CONVERGED
+
+
+# The default task timestamp, 2026-11-29T16:40:40.315309129Z, as epoch seconds.
+STARTED = datetime(2026, 11, 29, 16, 40, 40, 315309, tzinfo=timezone.utc).timestamp()
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("2026-11-29T16:40:40.315309129Z", STARTED),
+    ("2026-11-29T16:40:40Z", STARTED - 0.315309),
+    ("2026-11-29T16:40:40.5Z", STARTED - 0.315309 + 0.5),
+    ("0001-01-01T00:00:00Z", datetime(1, 1, 1, tzinfo=timezone.utc).timestamp()),
+    ("", None),
+    ("yesterday", None),
+    (None, None),
+])
+def test_docker_timestamps_as_epoch_seconds(value, expected):
+    assert epoch_seconds(value) == (None if expected is None else pytest.approx(expected, abs=1e-6))
+
+
+def test_tasks_docker_dates_as_long_running_converge_at_the_first_look():
+    tasks = [running("t1", 1), running("t2", 2)]
+    watch = Convergence("advwell_backend", 2, tasks, stable_for=5)
+    assert watch.check(service(2), tasks, now=100.0, wall_now=STARTED + 3600) == (
+        CONVERGED, "service advwell_backend: 2 tasks running")
+
+
+def test_a_task_docker_dates_as_just_started_is_checked_for_the_rest_of_the_time():
+    tasks = [running("t1", 1)]
+    watch = Convergence("advwell_backend", 1, [], stable_for=5)
+    assert watch.check(service(1), tasks, now=100.0, wall_now=STARTED + 2).outcome == WAITING
+    assert watch.check(service(1), tasks, now=102.9, wall_now=STARTED + 4.9).outcome == WAITING
+    assert watch.check(service(1), tasks, now=103.0, wall_now=STARTED + 5).outcome == CONVERGED
+
+
+@pytest.mark.parametrize("timestamp, wall_now", [
+    ("2026-11-29T16:40:40.315309129Z", STARTED - 30),  # the node's clock is ahead of this one
+    ("0001-01-01T00:00:00Z", STARTED),                # Docker's zero time: never set
+    ("not a time", STARTED + 3600),
+])
+def test_a_task_without_a_believable_start_counts_as_just_started(timestamp, wall_now):
+    tasks = [task("t1", "running", timestamp=timestamp)]
+    watch = Convergence("advwell_backend", 1, [], stable_for=5)
+    assert watch.check(service(1), tasks, now=100.0, wall_now=wall_now).outcome == WAITING
+    assert watch.check(service(1), tasks, now=104.9, wall_now=wall_now + 4.9).outcome == WAITING
+    assert watch.check(service(1), tasks, now=105.0, wall_now=wall_now + 5).outcome == CONVERGED
+
+
+def test_a_replacement_task_is_dated_by_its_own_timestamp():
+    watch = Convergence("advwell_backend", 1, [], stable_for=5)
+    old = running("t1", 1)
+    assert watch.check(service(1), [old], now=100.0, wall_now=STARTED + 1).outcome == WAITING
+    replacement = task("t2", "running", timestamp="2026-11-29T16:40:50.315309129Z")
+    replaced = [crashed("t1", 1), replacement]
+    assert watch.check(service(1), replaced, now=110.0, wall_now=STARTED + 11).outcome == WAITING
+    assert watch.check(service(1), replaced, now=114.0, wall_now=STARTED + 15).outcome == CONVERGED
 
 
 def test_a_command_that_exits_right_after_starting_is_not_converged():
