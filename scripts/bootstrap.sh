@@ -97,6 +97,7 @@ build_images() {
     build_image advwell/backend:lab "$ROOT/lab/images/backend/Dockerfile" "$ROOT/lab/images/backend"
     build_image advwell/redis:lab "$ROOT/lab/images/redis/Dockerfile" "$ROOT/lab/images/redis"
     build_image advwell/nginx:lab "$ROOT/lab/images/nginx/Dockerfile" "$ROOT/lab/images/nginx"
+    build_image advwell/monitoring:lab "$ROOT/lab/images/monitoring/Dockerfile" "$ROOT/lab/images/monitoring"
     # SeaweedFS's binary comes from PyPI (requirements.txt), not from a registry.
     local seaweedfs=$STATE_DIR/images/seaweedfs
     mkdir -p "$seaweedfs"

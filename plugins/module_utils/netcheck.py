@@ -43,3 +43,23 @@ def normalize_source(value):
     if network.prefixlen == network.max_prefixlen:
         return str(network.network_address)
     return str(network)
+
+
+def is_host_port(value):
+    """'host:port' with a host name or IPv4 address, or '[IPv6]:port' (a scrape target)."""
+    if not isinstance(value, str):
+        return False
+    host, sep, port = value.rpartition(":")
+    if not sep or not is_port(port):
+        return False
+    if host.startswith("[") and host.endswith("]"):
+        try:
+            return ipaddress.ip_address(host[1:-1]).version == 6
+        except ValueError:
+            return False
+    if re.fullmatch(r"[0-9.]+", host):
+        try:
+            return ipaddress.ip_address(host).version == 4
+        except ValueError:
+            return False
+    return is_hostname(host)

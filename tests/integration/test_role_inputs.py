@@ -204,3 +204,39 @@ def test_db_backup_rejects_bad_input(tmp_path, case, variables, message):
                  **variables}
     result = run_role(tmp_path, "db_backup", "main", variables)
     assert_rejected_before_changes(result, message, "Install what the backup script needs")
+
+
+BAD_MONITORING = [
+    ("threshold above 100", {"monitoring_disk_warning_percent": 120},
+     "monitoring_disk_warning_percent: '120' must be a percentage between 0 and 100"),
+    ("threshold zero", {"monitoring_cpu_warning_percent": 0},
+     "monitoring_cpu_warning_percent: '0' must be a percentage between 0 and 100"),
+    ("warning above critical", {"monitoring_memory_warning_percent": 95},
+     "monitoring_memory_warning_percent (95) must be below monitoring_memory_critical_percent (90)"),
+    ("unknown severity", {"monitoring_severities": ["critical", "warning", "page"], "monitoring_routes": {
+        "critical": "default", "warning": "default", "page": "default"}},
+     "severity 'page' must be one of critical, warning, info"),
+    ("severity routed to an unknown receiver", {"monitoring_routes": {"critical": "oncall", "warning": "default"}},
+     "severity 'critical' must be one of critical, warning, info, and be routed to a receiver named in "
+     "monitoring_receivers (default); it is routed to 'oncall'"),
+    ("webhook without its url", {"monitoring_receivers": [{"name": "default", "webhook": {}}]},
+     "monitoring_receivers: receiver 'default': webhook needs its url (http or https)"),
+    ("email without its address", {"monitoring_receivers": [
+        {"name": "default", "email": {"smarthost": "smtp.example.com:587", "auth_password": "s3cret-smtp"}}]},
+     "monitoring_receivers: receiver 'default': email needs its to address"),
+    ("telegram without its chat", {"monitoring_receivers": [{"name": "default", "telegram": {"bot_token": "123:s3cret-bot"}}]},
+     "monitoring_receivers: receiver 'default': telegram needs its numeric chat_id"),
+    ("scrape target without a port", {"monitoring_db_node_target": "10.0.0.2"},
+     "monitoring_db_node_target: '10.0.0.2' is not host:port"),
+    ("extra target as a URL", {"monitoring_extra_scrape_targets": [{"job": "blackbox", "targets": ["http://10.0.0.5:9115"]}]},
+     "monitoring_extra_scrape_targets: 'http://10.0.0.5:9115' is not host:port"),
+    ("wait not a duration", {"monitoring_alert_for": {"postgres_down": "one minute"}},
+     "monitoring_alert_for: postgres_down 'one minute' is not a duration"),
+]
+
+
+@pytest.mark.parametrize("case,variables,message", BAD_MONITORING, ids=[c[0] for c in BAD_MONITORING])
+def test_monitoring_rejects_bad_input(tmp_path, case, variables, message):
+    result = run_role(tmp_path, "monitoring", "main", {"monitoring_db_address": "10.0.0.2", **variables})
+    assert_rejected_before_changes(result, message, "Install the configuration checks")
+    assert "s3cret" not in result.stdout + result.stderr
