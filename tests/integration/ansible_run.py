@@ -59,3 +59,26 @@ def run_module(tmp_path, module, args, check_mode=False, verbosity="-v", host=No
     run = ansible("ansible-playbook", verbosity, "-i", inventory, str(playbook_file))
     assert result_file.exists(), run.stdout + run.stderr
     return json.loads(result_file.read_text()), run
+
+
+ROLE_PLAYBOOK = """
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - ansible.builtin.include_role:
+        name: advwell.platform.{role}
+        tasks_from: {entry}
+"""
+
+
+def run_role(tmp_path, role, entry, variables, check_mode=False):
+    """Runs one entry point of a collection role on this machine, with `variables` as extra vars."""
+    import json
+
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(ROLE_PLAYBOOK.format(role=role, entry=entry))
+    extra = tmp_path / "vars.json"
+    extra.write_text(json.dumps(variables))
+    return ansible("ansible-playbook", *(["--check"] if check_mode else []), "-i", "localhost,", str(playbook),
+                   "-e", f"@{extra}")

@@ -8,34 +8,19 @@ import subprocess
 
 import pytest
 
-from .ansible_run import ansible
+from .ansible_run import run_role
 
 NODE = {"job": "node-postgres-vps", "instance": "db-vps:9100"}
 PG = {"job": "postgres-dedicated", "instance": "db-vps:9187"}
 DB = {"severity": None, "vps": "postgres"}
 
-PLAYBOOK = """
-- hosts: localhost
-  connection: local
-  gather_facts: false
-  tasks:
-    - ansible.builtin.include_role:
-        name: advwell.platform.monitoring
-        tasks_from: "{{ entry }}"
-"""
-
-
 def render_role(directory, entry="render", **variables):
     """Runs the role's entry on this machine with promtool and amtool as they are installed."""
-    playbook = directory / "play.yml"
-    playbook.write_text(PLAYBOOK)
-    settings = {"entry": entry, "monitoring_config_dir": str(directory / "config"), "monitoring_reload": False,
+    settings = {"monitoring_config_dir": str(directory / "config"), "monitoring_reload": False,
                 "monitoring_promtool": "promtool", "monitoring_amtool": "amtool",
                 "monitoring_db_address": "10.0.0.2", "ansible_python_interpreter": shutil.which("python3"),
                 **variables}
-    extra = directory / "vars.json"
-    extra.write_text(json.dumps(settings))
-    return ansible("ansible-playbook", "-i", "localhost,", str(playbook), "-e", f"@{extra}")
+    return run_role(directory, "monitoring", entry, settings)
 
 
 @pytest.fixture(scope="module")

@@ -4,30 +4,13 @@ The roles run against localhost in check mode; the first task that would touch
 the host comes after validation, so its absence from the output proves nothing
 was attempted.
 """
-import json
-
 import pytest
 
-from .ansible_run import ansible
-
-PLAYBOOK = """
-- hosts: localhost
-  connection: local
-  gather_facts: false
-  tasks:
-    - ansible.builtin.include_role:
-        name: advwell.platform.{role}
-        tasks_from: {entry}
-"""
+from .ansible_run import run_role as run_collection_role
 
 
 def run_role(tmp_path, role, entry, variables):
-    playbook = tmp_path / "play.yml"
-    playbook.write_text(PLAYBOOK.format(role=role, entry=entry))
-    extra = tmp_path / "vars.json"
-    extra.write_text(json.dumps(variables))
-    return ansible("ansible-playbook", "--check", "-i", "localhost,", str(playbook),
-                   "-e", f"@{extra}")
+    return run_collection_role(tmp_path, role, entry, variables, check_mode=True)
 
 
 BAD_FIREWALL = [
