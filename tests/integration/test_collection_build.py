@@ -29,9 +29,21 @@ def plugin_names(kind, suffix):
 
 
 @pytest.mark.parametrize("plugin_type, name", [("module", name) for name in plugin_names("modules", ".py")]
-                         + [("filter", name) for name in plugin_names("filter", ".yml")])
+                         + [("filter", name) for name in plugin_names("filter", ".yml")]
+                         + [("test", name) for name in plugin_names("test", ".yml")])
 def test_ansible_doc_renders(plugin_type, name):
     result = ansible("ansible-doc", "--json", "-t", plugin_type, name)
     assert result.returncode == 0 and "ERROR" not in result.stderr, result.stderr
     doc = json.loads(result.stdout)[name]["doc"]
     assert doc["short_description"] and doc.get("description"), name
+
+
+@pytest.mark.parametrize("role", sorted(os.listdir(os.path.join(REPO_ROOT, "roles"))))
+def test_ansible_doc_renders_every_role_entry_point(role):
+    name = f"advwell.platform.{role}"
+    result = ansible("ansible-doc", "--json", "-t", "role", name)
+    assert result.returncode == 0 and "ERROR" not in result.stderr, result.stderr
+    entry_points = json.loads(result.stdout)[name]["entry_points"]
+    assert "main" in entry_points
+    for entry, spec in entry_points.items():
+        assert spec["short_description"] and spec.get("options"), f"{name} {entry}"
