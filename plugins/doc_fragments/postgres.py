@@ -28,6 +28,17 @@ options:
     description: Seconds to wait for the connection.
     type: int
     default: 10
+  ssl_mode:
+    description:
+      - libpq's C(sslmode). Use V(verify-full) with O(ca_cert) across hosts, so that the
+        connection is encrypted and the server's certificate names the host dialled.
+    type: str
+    choices: [allow, disable, prefer, require, verify-ca, verify-full]
+    default: prefer
+  ca_cert:
+    description: CA certificate(s) the server's certificate is verified with (libpq's C(sslrootcert)).
+    type: path
+    aliases: [ssl_rootcert]
 requirements:
   - psycopg2 (on the host that runs the module)
 """

@@ -63,3 +63,26 @@ def is_host_port(value):
         except ValueError:
             return False
     return is_hostname(host)
+
+
+def host_network(value):
+    """An address or network as CIDR: a bare address becomes its own /32 or /128."""
+    return str(ipaddress.ip_network(value, strict=False))
+
+
+def subject_alt_name(value):
+    """A certificate's subjectAltName entry for a name clients dial: IP:... or DNS:..."""
+    try:
+        return "IP:" + str(ipaddress.ip_address(value))
+    except ValueError:
+        if not is_hostname(value):
+            raise ValueError(f"'{value}' is neither an IP address nor a host name") from None
+        return "DNS:" + value.rstrip(".")
+
+
+def url_host(value):
+    """A host as it goes into a URL or libpq host: IPv6 addresses in brackets."""
+    try:
+        return f"[{value}]" if ipaddress.ip_address(value).version == 6 else value
+    except ValueError:
+        return value

@@ -65,6 +65,8 @@ ROLE_PLAYBOOK = """
 - hosts: localhost
   connection: local
   gather_facts: false
+  vars:
+    ansible_python_interpreter: {interpreter}
   tasks:
     - ansible.builtin.include_role:
         name: advwell.platform.{role}
@@ -77,7 +79,8 @@ def run_role(tmp_path, role, entry, variables, check_mode=False):
     import json
 
     playbook = tmp_path / "play.yml"
-    playbook.write_text(ROLE_PLAYBOOK.format(role=role, entry=entry))
+    # This Python (it has the collection's requirements), not whatever interpreter discovery finds.
+    playbook.write_text(ROLE_PLAYBOOK.format(role=role, entry=entry, interpreter=sys.executable))
     extra = tmp_path / "vars.json"
     extra.write_text(json.dumps(variables))
     return ansible("ansible-playbook", *(["--check"] if check_mode else []), "-i", "localhost,", str(playbook),

@@ -28,6 +28,9 @@ BAD_FIREWALL = [
      "security_swarm_peers: 'swarm-worker'"),
     ("port zero", {"security_firewall_rules": [{"port": 0}]},
      "security_firewall_rules: port '0'"),
+    # The DOCKER-USER guard is iptables: an IPv6 source would silently not be admitted there.
+    ("IPv6 source of a guarded port", {"security_firewall_extra_rules": [{"port": 5432, "from": "2001:db8::10"}]},
+     "port 5432 from '2001:db8::10' is IPv6"),
 ]
 
 
@@ -110,15 +113,20 @@ BAD_DB_VPS = [
     ("unknown workload", {"db_vps_workload": "batch"}, "db_vps_workload"),
     ("port out of range", {"db_vps_port": 99999}, "db_vps_port: '99999'"),
     ("no password", {"db_vps_superuser_password": ""}, "db_vps_superuser_password: not set"),
+    ("certificate name is a network", {"db_vps_tls_names": ["198.51.100.0/24"]}, "db_vps_tls_names: [\"198.51.100.0/24\"]"),
+    ("certificate name with a space", {"db_vps_tls_names": ["db host"]}, "db_vps_tls_names: [\"db host\"]"),
+    ("renewal after expiry", {"db_vps_tls_renew_days": 400}, "db_vps_tls_renew_days: 400 must be less than db_vps_tls_cert_days (365)"),
+    ("no CA passphrase", {"db_vps_tls_ca_passphrase": ""}, "db_vps_tls_ca_passphrase: not set"),
 ]
 
 
 @pytest.mark.parametrize("case,variables,message", BAD_DB_VPS, ids=[c[0] for c in BAD_DB_VPS])
 def test_db_vps_rejects_bad_input(tmp_path, case, variables, message):
     variables = {"db_vps_superuser_password": "x", "db_vps_host_memory": "16GB", "db_vps_host_cpus": 4,
-                 "db_vps_app_address": "203.0.113.10", **variables}
+                 "db_vps_app_address": "203.0.113.10", "db_vps_tls_names": ["198.51.100.20"],
+                 "db_vps_tls_ca_passphrase": "p", "db_vps_tls_ca_dir": str(tmp_path / "pki"), **variables}
     result = run_role(tmp_path, "db_vps", "main", variables)
-    assert_rejected_before_changes(result, message, "Install the PostgreSQL client library")
+    assert_rejected_before_changes(result, message, "Install the PostgreSQL and cryptography libraries")
 
 
 BAD_DB_MIGRATION = [
@@ -129,13 +137,19 @@ BAD_DB_MIGRATION = [
     ("database name with SQL", {"db_migration_target_database": "advtom; DROP"},
      "db_migration_target_database: 'advtom; DROP' must be a plain lower-case identifier"),
     ("compression out of range", {"db_migration_compression": 12}, "db_migration_compression 0-9 (12)"),
+    ("no app password", {"db_migration_app_password": ""}, "db_migration_app_password must all be set"),
+    ("app role is the superuser", {"db_migration_app_user": "postgres"},
+     "db_migration_app_user: 'postgres' is the superuser"),
+    ("app role with SQL", {"db_migration_app_user": "app\"; DROP"},
+     "db_migration_app_user: 'app\"; DROP' must be a plain lower-case identifier"),
+    ("plaintext to the target", {"db_migration_target_ssl_mode": "disable"}, "db_migration_target_ssl_mode"),
 ]
 
 
 @pytest.mark.parametrize("case,variables,message", BAD_DB_MIGRATION, ids=[c[0] for c in BAD_DB_MIGRATION])
 def test_db_migration_rejects_bad_input(tmp_path, case, variables, message):
     variables = {"db_migration_source_password": "x", "db_migration_target_password": "y",
-                 "db_migration_target_host": "198.51.100.20", **variables}
+                 "db_migration_app_password": "z", "db_migration_target_host": "198.51.100.20", **variables}
     result = run_role(tmp_path, "db_migration", "main", variables)
     assert_rejected_before_changes(result, message, "Look for the record of a finished migration")
 
@@ -170,6 +184,24 @@ def test_app_vps_rejects_bad_input(tmp_path, case, variables, message):
     assert_rejected_before_changes(result, message, "Read the DATABASE_URL phase 2 wrote")
 
 
+@pytest.mark.parametrize("query,message", [
+    ("", "connects with sslmode=prefer and no sslrootcert"),
+    ("?sslmode=require&sslrootcert=/ca.crt", "connects with sslmode=require"),
+    ("?sslmode=verify-full", "connects with sslmode=verify-full and no sslrootcert"),
+], ids=["no TLS parameters", "TLS without verification", "no CA"])
+def test_app_vps_refuses_a_database_url_that_does_not_verify_the_server(tmp_path, query, message):
+    url_file = tmp_path / "database_url"
+    url_file.write_text(f"postgresql://advwell_app:pw@198.51.100.20:5432/advtom{query}")
+    result = run_role(tmp_path, "app_vps", "main", {
+        "app_vps_swarm_advertise_address": "203.0.113.10", "app_vps_redis_password": "x",
+        "app_vps_database_url_file": str(url_file)})
+    assert_rejected_before_changes(result, message, "Check the connection budget")
+    assert "pw@" not in result.stdout + result.stderr
+
+
+# A throwaway key made with age-keygen for these checks.
+AGE_RECIPIENT = "age1su86sv4t5gsfk09xkq5mkdf573n5zdh5d6cq0rtdpq4t3jmde5nqdvwqnx"
+AGE_IDENTITY = "AGE-SECRET-KEY-1Z4ZZF3H3P7SWJEY27CCFQDCQLX0X7P7E0VANL3CUM35L742WJ7XS84XY03"
 BAD_DB_BACKUP = [
     ("prefix without slash", {"db_backup_s3_prefix": "backups/postgresql"},
      "db_backup_s3_prefix 'backups/postgresql' must be non-empty and end with '/'"),
@@ -178,13 +210,23 @@ BAD_DB_BACKUP = [
     ("backup dir with a space", {"db_backup_dir": "/root/my backups"}, "db_backup_dir: '/root/my backups'"),
     ("no S3 secret key", {"db_backup_s3_secret_key": ""}, "db_backup_s3_secret_key must be set"),
     ("unknown mode", {"db_backup_pg_mode": "ssh"}, "db_backup_pg_mode"),
+    ("no restore password", {"db_backup_restore_password": ""}, "db_backup_restore_password,"),
+    ("margin below 1", {"db_backup_space_margin": 0.5}, "db_backup_space_margin at least 1 (0.5)"),
+    ("no recipient", {"db_backup_age_recipients": []}, "db_backup_age_recipients must list at least one"),
+    ("a private key as recipient", {"db_backup_age_recipients": [AGE_IDENTITY]},
+     "db_backup_age_recipients must list at least one age public key"),
+    ("identity that is no age key", {"db_backup_age_identity": "CHANGE-ME"},
+     "db_backup_age_identity must be empty or an age identity"),
+    ("drill without identity", {"db_backup_age_identity": ""}, "the weekly drill (db_backup_drill_enabled) needs it"),
+    ("bad backup role name", {"db_backup_user": "backup-user"}, "db_backup_user 'backup-user' a plain role name"),
 ]
 
 
 @pytest.mark.parametrize("case,variables,message", BAD_DB_BACKUP, ids=[c[0] for c in BAD_DB_BACKUP])
 def test_db_backup_rejects_bad_input(tmp_path, case, variables, message):
     variables = {"db_backup_password": "x", "db_backup_s3_access_key": "a", "db_backup_s3_secret_key": "s",
-                 **variables}
+                 "db_backup_restore_password": "r", "db_backup_age_recipients": [AGE_RECIPIENT],
+                 "db_backup_age_identity": AGE_IDENTITY, **variables}
     result = run_role(tmp_path, "db_backup", "main", variables)
     assert_rejected_before_changes(result, message, "Install what the backup script needs")
 

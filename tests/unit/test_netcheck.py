@@ -1,7 +1,8 @@
 import pytest
 
 from ansible_collections.advwell.platform.plugins.module_utils.netcheck import (
-    is_address_or_network, is_host_port, is_hostname, is_port, normalize_source)
+    host_network, is_address_or_network, is_host_port, is_hostname, is_port, normalize_source,
+    subject_alt_name, url_host)
 
 
 @pytest.mark.parametrize("name", ["advwell-db", "app-vps", "db.example.com", "a", "x" * 63])
@@ -45,3 +46,35 @@ def test_sources_are_written_as_ufw_prints_them(value, expected):
     ("http://db-vps:9100", False), (":9100", False), ("bad_host:9100", False), (None, False), (9100, False)])
 def test_scrape_targets(value, expected):
     assert is_host_port(value) is expected
+
+
+# pg_hba.conf and the DOCKER-USER guard used to append /32 to any bare address, IPv6 too.
+@pytest.mark.parametrize("value,expected", [
+    ("203.0.113.10", "203.0.113.10/32"), ("2001:db8::10", "2001:db8::10/128"),
+    ("172.30.57.10/31", "172.30.57.10/31"), ("10.0.0.7/8", "10.0.0.0/8"), ("2001:db8::/64", "2001:db8::/64")])
+def test_host_networks_have_the_family_s_own_prefix(value, expected):
+    assert host_network(value) == expected
+
+
+def test_host_network_refuses_a_name():
+    with pytest.raises(ValueError):
+        host_network("app-vps")
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("198.51.100.20", "IP:198.51.100.20"), ("2001:db8::20", "IP:2001:db8::20"),
+    ("db.example.com", "DNS:db.example.com"), ("db.example.com.", "DNS:db.example.com")])
+def test_certificate_names(value, expected):
+    assert subject_alt_name(value) == expected
+
+
+@pytest.mark.parametrize("value", ["db host", "198.51.100.0/24", ""])
+def test_certificate_names_refuse_what_clients_cannot_dial(value):
+    with pytest.raises(ValueError, match="neither an IP address nor a host name"):
+        subject_alt_name(value)
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("2001:db8::20", "[2001:db8::20]"), ("198.51.100.20", "198.51.100.20"), ("db.example.com", "db.example.com")])
+def test_url_hosts_bracket_ipv6(value, expected):
+    assert url_host(value) == expected

@@ -7,10 +7,18 @@
 #   pg-copy.sh restore   the roles, then the dump into the scratch database
 #
 # Environment: SOURCE_HOST SOURCE_PORT SOURCE_USER SOURCE_DB TARGET_HOST
-# TARGET_PORT TARGET_USER SCRATCH_DB JOBS COMPRESSION, and WORK (default /work).
+# TARGET_PORT TARGET_USER SCRATCH_DB JOBS COMPRESSION, TARGET_SSLMODE and
+# TARGET_SSLROOTCERT (the target is on another host: verify-full and its CA), and WORK
+# (default /work).
 set -euo pipefail
 
 WORK=${WORK:-/work}
+
+# to_target COMMAND...: a PostgreSQL tool run against the target, over its TLS.
+to_target() {
+    PGSSLMODE=${TARGET_SSLMODE:-verify-full} PGSSLROOTCERT=${TARGET_SSLROOTCERT:-} \
+        "$@" -h "$TARGET_HOST" -p "$TARGET_PORT" -U "$TARGET_USER"
+}
 
 dump() {
     # Complete files get their final names only when pg_dump and the checks succeeded.
@@ -31,8 +39,7 @@ dump() {
 restore_roles() {
     local superusers="$SOURCE_USER|$TARGET_USER"
     sed -E "/^(CREATE|ALTER) ROLE \"?($superusers)\"?( |;)/d" "$WORK/roles.sql" >"$WORK/roles.target.sql"
-    psql -X -q -h "$TARGET_HOST" -p "$TARGET_PORT" -U "$TARGET_USER" -d postgres \
-        -f "$WORK/roles.target.sql" >"$WORK/roles.log" 2>&1
+    to_target psql -X -q -d postgres -f "$WORK/roles.target.sql" >"$WORK/roles.log" 2>&1
     if grep ERROR "$WORK/roles.log" | grep -qv 'already exists'; then
         cat "$WORK/roles.log" >&2
         echo "pg-copy: creating the roles on the target failed" >&2
@@ -42,8 +49,7 @@ restore_roles() {
 
 restore() {
     restore_roles
-    pg_restore -h "$TARGET_HOST" -p "$TARGET_PORT" -U "$TARGET_USER" -d "$SCRATCH_DB" \
-        --jobs="$JOBS" --exit-on-error "$WORK/dump"
+    to_target pg_restore -d "$SCRATCH_DB" --jobs="$JOBS" --exit-on-error "$WORK/dump"
 }
 
 case "${1:-}" in
