@@ -2,9 +2,12 @@
 
 Everything here works on the dicts S3's ListObjectsV2 returns (Key, LastModified as an
 aware datetime) and on lifecycle rules shaped like GetBucketLifecycleConfiguration's, so
-it is tested without a server. The module advwell.platform.s3_backup_retention makes the
-API calls.
+it is tested without a server. prune() makes the API calls through a boto3 client given
+to it: the module advwell.platform.s3_backup_retention and the backup job's host-side tool
+(roles/db_backup/files/advwell-backup-tool.py, which gets this file installed beside it)
+both prune with it, so production's daily retention is the module's code.
 """
+import base64
 import hashlib
 import re
 from datetime import datetime, timedelta, timezone
@@ -28,6 +31,11 @@ def param_errors(params):
     for name, limit in (("batch_size", MAX_DELETE_BATCH), ("page_size", MAX_PAGE_SIZE)):
         if not 1 <= params[name] <= limit:
             errors.append(f"{name} must be from 1 to {limit}, got {params[name]}")
+    if params.get("key_regex"):
+        try:
+            re.compile(params["key_regex"])
+        except re.error as error:
+            errors.append(f"key_regex is not a valid regular expression: {error}")
     lifecycle_days = params.get("lifecycle_days")
     if lifecycle_days is not None and lifecycle_days <= params["days"]:
         errors.append(f"lifecycle_days ({lifecycle_days}) must be more than days ({params['days']}): "
@@ -60,6 +68,17 @@ def select_expired(objects, now, days, min_keep):
     cutoff = now - timedelta(days=days)
     candidates = newest_first(objects)[min_keep:]
     return [item["Key"] for item in reversed(candidates) if item["LastModified"] < cutoff]
+
+
+def backup_objects(objects, prefix, key_regex=None):
+    """The objects that are backups: those whose key, after `prefix`, matches `key_regex` in
+    full (every object when there is no regex). Only these are counted toward min_keep and
+    only these can be deleted; anything else under the prefix is left alone."""
+    if not key_regex:
+        return list(objects)
+    pattern = re.compile(key_regex)
+    return [item for item in objects
+            if item["Key"].startswith(prefix) and pattern.fullmatch(item["Key"][len(prefix):])]
 
 
 def batches(keys, size):
@@ -117,3 +136,57 @@ def merge_rule(rules, rule):
     if not found:
         merged.append(rule)
     return merged, True
+
+
+def add_content_md5(params, **kwargs):
+    """DeleteObjects must carry a checksum. S3 used to require Content-MD5 for it, and stores
+    that follow the older API still do. botocore >= 1.36 (1.44.8 tested) sends an
+    x-amz-checksum-crc32 header instead, even with request_checksum_calculation=when_required,
+    because the operation requires a checksum. SeaweedFS accepts that; sending Content-MD5 as
+    well serves the older stores, and AWS accepts both headers together.
+
+    Registered on a client with
+    client.meta.events.register("before-call.s3.DeleteObjects", add_content_md5)."""
+    body = params.get("body")
+    if body and "Content-MD5" not in params["headers"]:
+        body = body if isinstance(body, bytes) else body.encode()
+        params["headers"]["Content-MD5"] = base64.b64encode(hashlib.md5(body).digest()).decode()
+
+
+def prune(client, bucket, prefix, now, days, min_keep, key_regex=None, page_size=MAX_PAGE_SIZE,
+          batch_size=MAX_DELETE_BATCH, check_mode=False, result=None):
+    """Lists `prefix` in pages of `page_size` (ListObjectsV2) and deletes the expired backups
+    (select_expired over backup_objects) in DeleteObjects requests of at most `batch_size`
+    keys, quiet mode. In check mode nothing is deleted and `deleted` holds the keys a real
+    run would delete.
+
+    Fills and returns `result` (a dict): examined (objects listed), backups (of them,
+    backups), deleted, errors (keys the store refused), requests, kept (examined - deleted),
+    and stage ("list", "delete", then "done"). The client's exceptions are not caught: the
+    caller reports them, and `result` then says how far the run got."""
+    result = {} if result is None else result
+    result.update(stage="list", deleted=[], errors=[], requests=0, examined=0, backups=0, kept=0)
+    pages = client.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": page_size})
+    objects = []
+    for page in pages:
+        result["requests"] += 1
+        objects += [{"Key": item["Key"], "LastModified": item["LastModified"]}
+                    for item in page.get("Contents", [])]
+    backups = backup_objects(objects, prefix, key_regex)
+    expired = select_expired(backups, now, days, min_keep)
+    result.update(examined=len(objects), backups=len(backups), expired=expired)
+    if check_mode:
+        result["deleted"] = list(expired)
+    else:
+        result["stage"] = "delete"
+        for batch in batches(expired, batch_size):
+            response = client.delete_objects(
+                Bucket=bucket, Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True})
+            result["requests"] += 1
+            deleted, errors = batch_outcome(batch, response)
+            result["deleted"] += deleted
+            result["errors"] += errors
+    result["kept"] = len(objects) - len(result["deleted"])
+    result["stage"] = "done"
+    return result

@@ -73,6 +73,17 @@ options:
         under it no TTL and no C(x-amz-expiration) header, so expiry by SeaweedFS was not
         observed. The tests check the stored rules only, not an expiry.
     type: int
+  key_regex:
+    description:
+      - A Python regular expression that the part of a key after O(prefix) must match in
+        full for the object to count as a backup, for example
+        V(advwell-advtom-[0-9]{8}T[0-9]{6}Z\\.tar\\.age) for the names the collection's backup
+        job makes.
+      - Only backups count toward O(min_keep) and only backups are deleted; any other object
+        under the prefix (a note, a manual copy, another tool's file) is left alone and
+        cannot take the place of a backup among the O(min_keep) newest.
+      - Without it every object under the prefix is a backup.
+    type: str
   batch_size:
     description: Keys per DeleteObjects request, from 1 to 1000.
     type: int
@@ -216,14 +227,12 @@ lifecycle_changed:
   sample: false
 """
 
-import base64
-import hashlib
 from datetime import datetime, timedelta, timezone
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.advwell.platform.plugins.module_utils.s3_backup_retention import (
-    batch_outcome, batches, merge_rule, param_errors, parse_time, select_expired, wanted_rule)
+    add_content_md5, merge_rule, param_errors, parse_time, prune, wanted_rule)
 
 try:
     import boto3
@@ -233,18 +242,6 @@ except ImportError as error:
     BOTO3_IMPORT_ERROR = error
 else:
     BOTO3_IMPORT_ERROR = None
-
-
-def add_content_md5(params, **kwargs):
-    """DeleteObjects must carry a checksum. S3 used to require Content-MD5 for it, and stores
-    that follow the older API still do. botocore >= 1.36 (1.44.8 tested) sends an
-    x-amz-checksum-crc32 header instead, even with request_checksum_calculation=when_required,
-    because the operation requires a checksum. SeaweedFS accepts that; sending Content-MD5 as
-    well serves the older stores, and AWS accepts both headers together."""
-    body = params.get("body")
-    if body and "Content-MD5" not in params["headers"]:
-        body = body if isinstance(body, bytes) else body.encode()
-        params["headers"]["Content-MD5"] = base64.b64encode(hashlib.md5(body).digest()).decode()
 
 
 def s3_client(params):
@@ -278,34 +275,6 @@ class Retention:
             msg += f": {error}"
         self.module.fail_json(msg=msg, **self.result)
 
-    def list_objects(self):
-        paginator = self.client.get_paginator("list_objects_v2")
-        pages = paginator.paginate(Bucket=self.params["bucket"], Prefix=self.params["prefix"],
-                                   PaginationConfig={"PageSize": self.params["page_size"]})
-        objects = []
-        try:
-            for page in pages:
-                self.result["requests"] += 1
-                objects += [{"Key": item["Key"], "LastModified": item["LastModified"]}
-                            for item in page.get("Contents", [])]
-        except (BotoCoreError, ClientError) as error:
-            self.fail(f"cannot list {self.where}", error)
-        return objects
-
-    def delete(self, keys):
-        for batch in batches(keys, self.params["batch_size"]):
-            try:
-                response = self.client.delete_objects(
-                    Bucket=self.params["bucket"],
-                    Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True})
-            except (BotoCoreError, ClientError) as error:
-                self.fail(f"cannot delete from {self.where} ({len(self.result['deleted'])} keys "
-                          f"deleted before)", error)
-            self.result["requests"] += 1
-            deleted, errors = batch_outcome(batch, response)
-            self.result["deleted"] += deleted
-            self.result["errors"] += errors
-
     def ensure_lifecycle(self):
         bucket = self.params["bucket"]
         rule = wanted_rule(self.params["prefix"], self.params["lifecycle_days"])
@@ -330,14 +299,19 @@ class Retention:
     def run(self):
         params = self.params
         now = parse_time(params["now"]) if params["now"] else datetime.now(timezone.utc)
-        objects = self.list_objects()
-        expired = select_expired(objects, now, params["days"], params["min_keep"])
-        self.result.update(examined=len(objects), cutoff=(now - timedelta(days=params["days"])).isoformat())
-        if self.module.check_mode:
-            self.result["deleted"] = expired
-        elif expired:
-            self.delete(expired)
-        self.result["kept"] = len(objects) - len(self.result["deleted"])
+        self.result["cutoff"] = (now - timedelta(days=params["days"])).isoformat()
+        pruned = {}
+        try:
+            prune(self.client, params["bucket"], params["prefix"], now, params["days"], params["min_keep"],
+                  key_regex=params["key_regex"], page_size=params["page_size"],
+                  batch_size=params["batch_size"], check_mode=self.module.check_mode, result=pruned)
+        except (BotoCoreError, ClientError) as error:
+            self.result.update({key: pruned[key] for key in ("deleted", "errors", "requests", "examined")})
+            if pruned["stage"] == "list":
+                self.fail(f"cannot list {self.where}", error)
+            self.fail(f"cannot delete from {self.where} ({len(pruned['deleted'])} keys deleted before)", error)
+        expired = pruned["expired"]
+        self.result.update({key: pruned[key] for key in ("deleted", "errors", "requests", "examined", "kept")})
         self.result["changed"] = bool(self.result["deleted"])
         if params["lifecycle_days"] is not None and self.ensure_lifecycle():
             self.result["changed"] = True
@@ -359,6 +333,7 @@ def argument_spec():
         lifecycle_days=dict(type="int"),
         batch_size=dict(type="int", default=1000),
         page_size=dict(type="int", default=1000),
+        key_regex=dict(type="str"),
         now=dict(type="str"),
         endpoint_url=dict(type="str"),
         region=dict(type="str"),

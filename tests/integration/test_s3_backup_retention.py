@@ -9,6 +9,8 @@ groups, so the old group is really more than `days` days old at `now` and the ne
 not; the ages come from the server's timestamps, only the clock is moved. Tests that need no
 particular age use the real clock with days=0 (everything uploaded before the run is old).
 """
+import base64
+import hashlib
 import json
 import math
 import time
@@ -270,8 +272,7 @@ def test_delete_objects_carries_content_md5_and_the_store_accepts_it(s3_server, 
     response = client.delete_objects(Bucket=s3_bucket, Delete={"Objects": [{"Key": "a"}], "Quiet": True})
     assert not response.get("Errors")
     headers = sent[0].headers
-    expected = s3_backup_retention.base64.b64encode(
-        s3_backup_retention.hashlib.md5(sent[0].body).digest()).decode()
+    expected = base64.b64encode(hashlib.md5(sent[0].body).digest()).decode()
     assert headers["Content-MD5"].decode() == expected
     assert listing(client, s3_bucket, "") == {}
 

@@ -5,8 +5,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from ansible_collections.advwell.platform.plugins.module_utils.s3_backup_retention import (
-    batch_outcome, batches, merge_rule, param_errors, parse_time, rule_id, select_expired,
-    wanted_rule)
+    backup_objects, batch_outcome, batches, merge_rule, param_errors, parse_time, prune, rule_id,
+    select_expired, wanted_rule)
 
 NOW = datetime(2026, 11, 29, 3, 0, tzinfo=timezone.utc)
 PREFIX = "backups/postgresql/"
@@ -19,7 +19,7 @@ def backup(days_old, name=None, hours=0):
 
 def params(**overrides):
     found = dict(bucket="advwell-app", prefix=PREFIX, allow_whole_bucket=False, days=14, min_keep=3,
-                 lifecycle_days=None, batch_size=1000, page_size=1000, now=None)
+                 lifecycle_days=None, batch_size=1000, page_size=1000, now=None, key_regex=None)
     found.update(overrides)
     return found
 
@@ -156,3 +156,95 @@ def test_merge_replaces_a_different_rule_with_the_same_id_in_place(change):
 def test_whole_bucket_rule_matches_an_empty_filter():
     rule = wanted_rule("", 30)
     assert merge_rule([dict(rule, Filter={})], rule)[1] is False
+
+
+BACKUP_REGEX = r"advwell-advtom-[0-9]{8}T[0-9]{6}Z\.tar(\.age)?"
+
+
+def test_only_backup_objects_count_toward_min_keep_and_only_they_are_deleted():
+    backups = [backup(age, f"advwell-advtom-{NOW - timedelta(days=age):%Y%m%dT%H%M%S}Z.tar.age")
+               for age in (20, 21, 22)]
+    # Newer objects that are not backups: without the regex they would take the kept places.
+    others = [backup(0, "README.txt"), backup(1, "manual-copy.tar"), backup(30, "deeper/advwell-advtom-x.tar"),
+              backup(40, "advwell-advtom-20261001T030000Z.tar.age.partial")]
+    objects = backups + others
+    assert backup_objects(objects, PREFIX, BACKUP_REGEX) == backups
+    assert select_expired(backup_objects(objects, PREFIX, BACKUP_REGEX), NOW, days=14, min_keep=2) == [
+        backups[2]["Key"]]
+    # Without it every object is a backup (the module's default).
+    assert backup_objects(objects, PREFIX) == objects
+    assert backups[0]["Key"] in select_expired(objects, NOW, days=14, min_keep=2)
+
+
+class FakeS3:
+    """A client's list_objects_v2 paginator and delete_objects over a dict, counting requests."""
+
+    def __init__(self, objects, refuse=()):
+        self.objects = {item["Key"]: item for item in objects}
+        self.refuse, self.pages, self.deletes = set(refuse), [], []
+
+    def get_paginator(self, name):
+        assert name == "list_objects_v2"
+        return self
+
+    def paginate(self, Bucket, Prefix, PaginationConfig):
+        size = PaginationConfig["PageSize"]
+        keys = sorted(key for key in self.objects if key.startswith(Prefix))
+        for start in range(0, len(keys), size):
+            self.pages.append(len(keys[start:start + size]))
+            yield {"Contents": [self.objects[key] for key in keys[start:start + size]]}
+
+    def delete_objects(self, Bucket, Delete):
+        keys = [item["Key"] for item in Delete["Objects"]]
+        assert Delete["Quiet"] is True and len(keys) <= 1000
+        self.deletes.append(len(keys))
+        for key in keys:
+            if key not in self.refuse:
+                del self.objects[key]
+        return {"Errors": [{"Key": key, "Code": "AccessDenied", "Message": "no"} for key in keys if key in self.refuse]}
+
+
+def many_backups(count):
+    return [backup(30, f"advwell-advtom-2026{1 + index // 672 % 11:02d}{1 + index // 24 % 28:02d}T{index % 24:02d}0000Z.tar.age",
+                   hours=-index / 1000) for index in range(count)]
+
+
+def test_prune_lists_in_pages_and_deletes_in_batches_of_at_most_1000():
+    objects = many_backups(2505) + [backup(40, "notes.txt")]
+    client = FakeS3(objects)
+    result = prune(client, "advwell-app", PREFIX, NOW, days=14, min_keep=7, key_regex=BACKUP_REGEX)
+    assert client.pages == [1000, 1000, 506]
+    assert client.deletes == [1000, 1000, 498]
+    assert (result["examined"], result["backups"], len(result["deleted"]), result["requests"]) == (2506, 2505, 2498, 6)
+    assert result["kept"] == 8 and result["errors"] == [] and result["stage"] == "done"
+    assert sorted(client.objects) == sorted([item["Key"] for item in objects[2498:2505]] + [PREFIX + "notes.txt"])
+
+
+def test_prune_in_check_mode_deletes_nothing_and_reports_the_same_keys():
+    objects = many_backups(30)
+    client = FakeS3(objects)
+    checked = prune(client, "b", PREFIX, NOW, days=14, min_keep=3, page_size=7, check_mode=True)
+    assert client.deletes == [] and len(client.objects) == 30 and client.pages == [7, 7, 7, 7, 2]
+    real = prune(FakeS3(objects), "b", PREFIX, NOW, days=14, min_keep=3, batch_size=10)
+    assert checked["deleted"] == real["deleted"] and len(real["deleted"]) == 27
+
+
+def test_prune_reports_refused_keys_and_how_far_it_got():
+    objects = many_backups(5)
+    client = FakeS3(objects, refuse=[objects[0]["Key"]])
+    result = prune(client, "b", PREFIX, NOW, days=14, min_keep=0)
+    assert [error["key"] for error in result["errors"]] == [objects[0]["Key"]]
+    assert len(result["deleted"]) == 4
+
+    class Broken(FakeS3):
+        def delete_objects(self, Bucket, Delete):
+            raise ConnectionError("S3 went away")
+    partial = {}
+    with pytest.raises(ConnectionError):
+        prune(Broken(objects), "b", PREFIX, NOW, days=14, min_keep=0, result=partial)
+    assert partial["stage"] == "delete" and partial["examined"] == 5 and partial["deleted"] == []
+
+
+def test_a_bad_key_regex_is_refused_naming_the_parameter():
+    errors = param_errors(params(key_regex="advwell-(["))
+    assert len(errors) == 1 and errors[0].startswith("key_regex "), errors
