@@ -2,9 +2,14 @@
 the backup script are restored into scratch databases, compared with their manifests, and
 only a verified one is swapped in; damaged backups are refused before any database exists.
 """
+import os
+import signal
+import subprocess
+import time
+
 import pytest
 
-from tests.fixtures.backup import db_fingerprint
+from tests.fixtures.backup import AgeKey, db_fingerprint
 from tests.fixtures.ports import free_port
 
 SEED_TABLES = {"public.companies": 10, "public.users": 21, "public.clients": 35,
@@ -189,6 +194,7 @@ def test_the_drill_restores_the_latest_s3_backup_and_records_the_time(backup, po
     # S3's copy damaged: the drill fails, says so in the metrics, keeps the last success time.
     s3 = backup.s3.client()
     [key] = [item["Key"] for item in s3.list_objects_v2(Bucket=backup.bucket)["Contents"]]
+    assert key.endswith(".tar.age")  # what the drill restored was the encrypted copy
     stored = s3.get_object(Bucket=backup.bucket, Key=key)
     body = stored["Body"].read()
     s3.put_object(Bucket=backup.bucket, Key=key, Body=body[: len(body) // 2], Metadata=stored["Metadata"])
@@ -201,3 +207,58 @@ def test_the_drill_restores_the_latest_s3_backup_and_records_the_time(backup, po
     assert [line for line in text_after.splitlines() if line.startswith(last)] == [
         line for line in text.splitlines() if line.startswith(last)]
     assert backup.dbname + "_restore_drill" not in databases(postgres_server)
+
+
+def test_a_wrong_key_fails_clearly_and_leaves_nothing(backup, postgres_server):
+    name = made_backup(backup)
+    (backup.dir / name).rename(backup.dir.parent / "gone")  # only S3's encrypted copy is left
+    scratch = backup.dbname + "_wrong_key"
+    before = databases(postgres_server)
+    wrong = AgeKey(backup.dir.parent, "wrong")
+    status, _, err = backup.restore("restore", "latest", scratch, AGE_IDENTITY_FILE=wrong.identity)
+    assert status != 0
+    assert f"cannot decrypt it with the age identity {wrong.identity}" in err, err
+    assert "no identity matched any of the recipients" in err
+    missing = backup.dir.parent / "no-such-identity.txt"
+    status, _, err = backup.restore("restore", "latest", scratch, AGE_IDENTITY_FILE=missing)
+    assert status != 0 and f"there is no age identity (private key) file {missing}" in err, err
+    status, _, err = backup.restore("drill", AGE_IDENTITY_FILE=wrong.identity)
+    assert status != 0 and "drill FAILED" in err and "cannot decrypt" in err
+    # Nothing left: no database, no staging directory, no partial download or extraction.
+    assert databases(postgres_server) == before
+    assert sorted(path.name for path in backup.dir.iterdir()) == [".lock", ".restore.lock"]
+    # With the right key the same copy restores.
+    status, out, err = backup.restore("restore", "latest", scratch)
+    assert status == 0 and "equal to the manifest" in out, err
+
+
+def test_a_restore_and_the_drill_cannot_run_at_once(backup, postgres_server, tmp_path):
+    made_backup(backup)
+    restoring = tmp_path / "restoring"
+    backup.wrap_tool("pg_restore", 'for a; do [ "$a" = --list ] && exec "$REAL" "$@"; done\n'
+                                   f'touch {restoring}; sleep 600')
+    backup.write_env()
+    drill = subprocess.Popen([str(backup.restore_script), "drill"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not restoring.exists():
+            assert drill.poll() is None, drill.communicate()
+            assert time.monotonic() < deadline, "the drill never reached pg_restore"
+            time.sleep(0.1)
+        before = databases(postgres_server)
+        for args in (("restore", "latest", backup.dbname + "_meanwhile"), ("drill",), ("swap", "x")):
+            status, _, err = backup.restore(*args)
+            assert status != 0, args
+            assert "another restore or drill is running (advwell-restore drill, pid" in err, err
+            assert "a restore and the drill cannot run at once" in err
+        assert databases(postgres_server) == before
+        assert (backup.dir / ".restore").is_dir()  # the drill's staging, untouched
+    finally:
+        os.killpg(drill.pid, signal.SIGTERM)
+        drill.communicate(timeout=60)
+    # Once the drill has ended, a restore runs.
+    (backup.bindir / "pg_restore").unlink()
+    (backup.bindir / "pg_restore").symlink_to(postgres_server.tool("pg_restore"))
+    status, out, err = backup.restore("restore", "latest", backup.dbname + "_after")
+    assert status == 0 and "equal to the manifest" in out, err
