@@ -99,3 +99,22 @@ def test_unknown_option_is_rejected_naming_it(tmp_path, postgres_server):
         login_host=postgres_server.host, login_port="not-a-port"))
     assert result["failed"] is True
     assert "login_port" in result["msg"]
+
+
+def test_required_tls_is_not_silently_dropped(tmp_path, postgres_server, advwell_pair):
+    """The fixture's server has no TLS: a module told to verify the server must fail, not
+    fall back to plaintext (libpq's 'prefer' would)."""
+    source, _ = advwell_pair
+    result, _ = run_module(tmp_path, "advwell.platform.pg_fingerprint", dict(
+        login_host=postgres_server.host, login_port=postgres_server.port, login_user=postgres_server.user,
+        login_password=postgres_server.password, login_db=source, ssl_mode="verify-full",
+        ca_cert=str(tmp_path / "no-such-ca.crt")))
+    assert result["failed"] is True
+    assert "server does not support SSL" in result["msg"] or "root certificate file" in result["msg"]
+
+
+def test_an_unknown_ssl_mode_is_rejected_naming_it(tmp_path, postgres_server):
+    result, _ = run_module(tmp_path, "advwell.platform.pg_fingerprint", dict(
+        login_host=postgres_server.host, login_port=postgres_server.port, ssl_mode="verify-nothing"))
+    assert result["failed"] is True
+    assert "ssl_mode" in result["msg"]
