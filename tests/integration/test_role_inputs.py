@@ -212,6 +212,8 @@ BAD_DB_BACKUP = [
     ("unknown mode", {"db_backup_pg_mode": "ssh"}, "db_backup_pg_mode"),
     ("no restore password", {"db_backup_restore_password": ""}, "db_backup_restore_password,"),
     ("margin below 1", {"db_backup_space_margin": 0.5}, "db_backup_space_margin at least 1 (0.5)"),
+    ("server on another host", {"db_backup_pg_mode": "host", "db_backup_host": "198.51.100.20"},
+     "db_backup_host: '198.51.100.20' is not this host"),
     ("no recipient", {"db_backup_age_recipients": []}, "db_backup_age_recipients must list at least one"),
     ("a private key as recipient", {"db_backup_age_recipients": [AGE_IDENTITY]},
      "db_backup_age_recipients must list at least one age public key"),
