@@ -1,0 +1,25 @@
+"""Filter computing the capacity model (logic in module_utils/capacity_model.py)."""
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.advwell.platform.plugins.module_utils.capacity_model import (
+    OFFICE_PEAK_RPS, CapacityError, capacity_model as compute)
+
+
+def capacity_model(replicas, pool_size, max_connections, round_trip_ms, queries_per_request,
+                   db_ms_per_query, app_cpu_ms_per_request, app_cpus, db_cpus,
+                   cpus_per_replica=1.0, exporter=0, backup_jobs=0, reserved=0,
+                   target_rps=None, target_offices=None, office_peak_rps=OFFICE_PEAK_RPS):
+    """The capacity of ``replicas`` backend replicas; see the filter's documentation."""
+    try:
+        return compute(replicas, pool_size, max_connections, round_trip_ms, queries_per_request,
+                       db_ms_per_query, app_cpu_ms_per_request, app_cpus, db_cpus,
+                       cpus_per_replica=cpus_per_replica, exporter=exporter,
+                       backup_jobs=backup_jobs, reserved=reserved, target_rps=target_rps,
+                       target_offices=target_offices, office_peak_rps=office_peak_rps)
+    except CapacityError as error:
+        raise AnsibleFilterError(f"capacity_model: {error}") from None
+
+
+class FilterModule:
+    def filters(self):
+        return {"capacity_model": capacity_model}
