@@ -7,6 +7,7 @@ import shutil
 import subprocess
 
 import pytest
+import yaml
 
 from .ansible_run import run_role
 
@@ -96,6 +97,31 @@ def metric(name, labels, value):
     return [series(name, dict(NODE, **labels), f"{value}x30")]
 
 
+BACKEND = {"job": "backend"}
+TASKS = [f"10.0.1.{n}:3000" for n in (5, 6, 7)]
+# Each request holds a pooled connection for the default 0.085 s: 3 tasks x 25 / 0.085.
+CAPACITY_RPS = 3 * 25 / 0.085
+
+
+def backend_load(rps_per_task, pool=25, minutes=40):
+    """The backend tasks' pools and request counters; each counter grows by its rate from 0
+    (the rates are whole numbers, so rate() gives them exactly). A rate of None: no counter."""
+    pools = [series("advwell_db_pool_max_connections", dict(BACKEND, instance=task), f"{pool}x{minutes}")
+             for task in TASKS]
+    counters = [series("advwell_http_requests_total", dict(BACKEND, instance=task, code="200"),
+                       f"0+{rate * 60}x{minutes}")
+                for task, rate in zip(TASKS, rps_per_task) if rate is not None]
+    return pools + counters
+
+
+def headroom_annotations(request_rps):
+    return {"summary": "Backend capacity headroom below 1.5x",
+            "description": f"The backend serves {request_rps:.0f} req/s (5 min rate) against a pool ceiling of "
+                           f"{CAPACITY_RPS:.0f} req/s: headroom {CAPACITY_RPS / request_rps:.2f}x. Run phase 7 "
+                           "(capacity) to measure the ceiling again and scale the backend (app_vps_backend_replicas) "
+                           "within the connection budget."}
+
+
 HOUR, DAY = 3600, 86400
 ALERTS = [
     Alert("PostgresVPSDown", 1, [series("pg_up", PG, "0x30")], [series("pg_up", PG, "1x30")],
@@ -177,6 +203,11 @@ ALERTS = [
           lambda m: {"severity": "critical"},
           lambda m: {"summary": "Fewer backend tasks than the 3 desired",
                      "description": "2 of 3 backend tasks answer on /metrics."}),
+    # 882 req/s of capacity against 700 served: headroom 1.26. The 5 min rate of counters
+    # that start at minute 0 reaches 700 at minute 5 (560 at minute 4: headroom 1.58).
+    Alert("CapacityHeadroomLow", 15, backend_load([240, 240, 220]), backend_load([140, 140, 120]),
+          lambda m: {"severity": "warning"},
+          lambda m: headroom_annotations(700), onset=5),
 ]
 
 
@@ -201,6 +232,26 @@ def promtool_test(directory, rules_file, input_series, checks):
     }
     path = directory / "test.yml"
     path.write_text(json.dumps(test))
+    return subprocess.run(["promtool", "test", "rules", str(path)], capture_output=True, text=True)
+
+
+def promtool_expr_test(directory, rules_file, input_series, checks):
+    """Runs one promtool unit test of expressions; checks are (minute, expression, [(labels, value)]).
+    YAML, not JSON: +Inf is a value YAML has."""
+    test = {
+        "rule_files": [str(rules_file)],
+        "evaluation_interval": "1m",
+        "tests": [{
+            "interval": "1m",
+            "input_series": input_series,
+            "promql_expr_test": [
+                {"expr": expr, "eval_time": f"{minute}m",
+                 "exp_samples": [{"labels": labels, "value": value} for labels, value in expected]}
+                for minute, expr, expected in checks],
+        }],
+    }
+    path = directory / "test.yml"
+    path.write_text(yaml.safe_dump(test))
     return subprocess.run(["promtool", "test", "rules", str(path)], capture_output=True, text=True)
 
 
@@ -268,3 +319,54 @@ def test_shorter_waits_from_the_inventory(tmp_path):
     rules = (tmp_path / "config" / "prometheus" / "rules" / "advwell.yml").read_text()
     down = rules.split("alert: PostgresVPSDown", 1)[1].split("- alert:", 1)[0]
     assert "for: 30s" in down
+
+
+def test_the_capacity_rules_record_the_ceiling_the_traffic_and_the_headroom(tmp_path, rules_file):
+    assert_passes(promtool_expr_test(tmp_path, rules_file, backend_load([240, 240, 220]), [
+        (10, "advwell:backend_capacity_rps", [("advwell:backend_capacity_rps", CAPACITY_RPS)]),
+        (10, "advwell:backend_request_rps", [("advwell:backend_request_rps", 700.0)]),
+        (10, "advwell:capacity_headroom_ratio", [("advwell:capacity_headroom_ratio", CAPACITY_RPS / 700)]),
+    ]))
+
+
+def test_the_capacity_ceiling_follows_the_pools(tmp_path, rules_file):
+    """A pool of 10 per task: 3 x 10 / 0.085 req/s."""
+    assert_passes(promtool_expr_test(tmp_path, rules_file, backend_load([240, 240, 220], pool=10), [
+        (10, "advwell:backend_capacity_rps", [("advwell:backend_capacity_rps", 3 * 10 / 0.085)])]))
+
+
+def test_no_traffic_is_infinite_headroom_and_never_alerts(tmp_path, rules_file):
+    # Counters that do not move: a rate of 0, a headroom of +Inf.
+    idle = backend_load([0, 0, 0])
+    assert_passes(promtool_expr_test(tmp_path, rules_file, idle, [
+        (30, "advwell:capacity_headroom_ratio", [("advwell:capacity_headroom_ratio", float("inf"))])]))
+    assert_passes(promtool_test(tmp_path, rules_file, idle, [
+        (minute, "CapacityHeadroomLow", []) for minute in (0, 5, 16, 20, 30, 39)]))
+    # No counter at all (a backend that has answered nothing since it started): no sample.
+    silent = backend_load([None, None, None])
+    assert_passes(promtool_expr_test(tmp_path, rules_file, silent, [
+        (30, "advwell:capacity_headroom_ratio", [])]))
+    assert_passes(promtool_test(tmp_path, rules_file, silent, [
+        (minute, "CapacityHeadroomLow", []) for minute in (0, 16, 20, 30, 39)]))
+
+
+def test_the_headroom_alert_follows_the_variables(tmp_path):
+    """A longer hold per request (phase 7's measurement) lowers the ceiling; the minimum is the inventory's."""
+    run = render_role(tmp_path, monitoring_capacity_connection_seconds=0.17, monitoring_capacity_headroom_min=2,
+                      monitoring_alert_for={"capacity_headroom": "5m"})
+    assert run.returncode == 0, run.stdout + run.stderr
+    rules_file = tmp_path / "config" / "prometheus" / "rules" / "advwell.yml"
+    # 3 x 25 / 0.17 = 441 req/s against 400: headroom 1.10, below 2. The rate ramps up by 80 req/s
+    # a minute: from minute 3 (240 req/s, headroom 1.84) it is below 2, and it fires 5 min later.
+    load = backend_load([140, 140, 120])
+    assert_passes(promtool_expr_test(tmp_path, rules_file, load, [
+        (10, "advwell:backend_capacity_rps", [("advwell:backend_capacity_rps", 3 * 25 / 0.17)])]))
+    assert_passes(promtool_test(tmp_path, rules_file, load, [
+        (2, "CapacityHeadroomLow", []),
+        (7, "CapacityHeadroomLow", []),
+        (8, "CapacityHeadroomLow", [({"severity": "warning"}, {
+            "summary": "Backend capacity headroom below 2.0x",
+            "description": f"The backend serves 400 req/s (5 min rate) against a pool ceiling of {3 * 25 / 0.17:.0f} "
+                           f"req/s: headroom {3 * 25 / 0.17 / 400:.2f}x. Run phase 7 (capacity) to measure the "
+                           "ceiling again and scale the backend (app_vps_backend_replicas) within the connection budget."})]),
+    ]))

@@ -259,6 +259,10 @@ BAD_MONITORING = [
      "monitoring_extra_scrape_targets: 'http://10.0.0.5:9115' is not host:port"),
     ("wait not a duration", {"monitoring_alert_for": {"postgres_down": "one minute"}},
      "monitoring_alert_for: postgres_down 'one minute' is not a duration"),
+    ("capacity hold zero", {"monitoring_capacity_connection_seconds": 0},
+     "monitoring_capacity_connection_seconds: '0' must be a number above 0"),
+    ("capacity headroom negative", {"monitoring_capacity_headroom_min": -1.5},
+     "monitoring_capacity_headroom_min: '-1.5' must be a number above 0"),
 ]
 
 
