@@ -13,4 +13,5 @@ pytest_plugins = [
     "tests.fixtures.swarm",
     "tests.fixtures.fail2ban",
     "tests.fixtures.backup",
+    "tests.fixtures.http",
 ]

@@ -1,6 +1,7 @@
 """lab/images/backend/app.py run as a host process against real PostgreSQL and Redis."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -197,6 +198,8 @@ def test_metrics_are_prometheus_text(start_backend):
     assert status == 200
     assert 'advwell_http_requests_total{code="200"} 1' in text
     assert "advwell_db_pool_max_connections 7" in text
+    # Phase 7 divides this counter by the requests to measure the CPU time a request costs.
+    assert re.search(r"^process_cpu_seconds_total \d+\.\d{3}$", text, re.MULTILINE)
 
 
 def connections_of(postgres_server, application_name):
@@ -240,9 +243,52 @@ def test_pool_never_opens_more_than_db_pool_size(start_backend, postgres_server,
     assert statuses == [200] * requests
 
 
+def test_idle_connections_are_kept_for_the_next_requests(start_backend, postgres_server,
+                                                         seeded_db):
+    """A request reuses a pooled connection (one round trip per query, no new TLS session):
+    after a burst that used the whole pool, every connection stays open and is reused."""
+    pool_size = 3
+    app_name = f"advwell-idle-test-{os.getpid()}"
+    backend = start_backend(DB_POOL_SIZE=str(pool_size), APP_NAME=app_name)
+    locker = postgres_server.connect(seeded_db)
+    locker.autocommit = False
+    try:
+        with locker.cursor() as cur:
+            cur.execute("LOCK TABLE clients IN ACCESS EXCLUSIVE MODE")
+        threads = [threading.Thread(target=backend.get, args=("/api/companies/1/clients",),
+                                    kwargs={"timeout": 30}) for _ in range(pool_size)]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 10
+        while connections_of(postgres_server, app_name) < pool_size:
+            assert time.monotonic() < deadline, "the burst never used the whole pool"
+            time.sleep(0.05)
+    finally:
+        locker.rollback()
+        locker.close()
+    for thread in threads:
+        thread.join(timeout=30)
+    before = backend_pids(postgres_server, app_name)
+    for _ in range(5):
+        assert backend.get("/api/companies/1/clients")[0] == 200
+    assert len(before) == pool_size
+    assert backend_pids(postgres_server, app_name) == before
+
+
+def backend_pids(postgres_server, application_name):
+    conn = postgres_server.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s",
+                        (application_name,))
+            return {row[0] for row in cur.fetchall()}
+    finally:
+        conn.close()
+
+
 def test_requests_survive_pooled_connections_being_killed(start_backend, postgres_server):
     app_name = f"advwell-kill-test-{os.getpid()}"
-    backend = start_backend(APP_NAME=app_name, DB_POOL_MIN="2")
+    backend = start_backend(APP_NAME=app_name)
     assert backend.get("/api/stats")[0] == 200
     conn = postgres_server.connect()
     try:

@@ -7,7 +7,7 @@ tenant-scoped reads as the real service, small enough to read in one sitting.
 
 Configuration (environment):
     DATABASE_URL | DATABASE_URL_FILE    PostgreSQL URL or libpq string; *_FILE for a Docker secret
-    DB_POOL_SIZE (25), DB_POOL_MIN (2)  most / fewest pooled connections
+    DB_POOL_SIZE (25)                   most pooled connections (idle ones are kept)
     DB_POOL_TIMEOUT (10)                seconds a request waits for a free connection
     APP_NAME (advwell-backend)          application_name seen in pg_stat_activity
     REDIS_URL                           redis://:password@host:6379/0
@@ -43,7 +43,6 @@ from http.cookies import CookieError, SimpleCookie
 from urllib.parse import urlsplit
 
 import psycopg2
-import psycopg2.pool
 import redis
 import redis.sentinel
 
@@ -121,23 +120,24 @@ class DatabaseUnavailable(Exception):
 
 
 class Database:
-    """A ThreadedConnectionPool that makes callers wait for a free connection.
+    """Up to max_size pooled connections; callers wait for a free one.
 
-    psycopg2's pool raises as soon as maxconn connections are out; a semaphore
-    of the same size turns that into a bounded wait. The pool itself is made
-    on first use, so the service starts (and reports unhealthy) while the
-    database is still down.
+    A semaphore of max_size turns "all connections are out" into a bounded
+    wait. Idle connections are kept, and run in autocommit, so a query costs
+    one round trip to the database host and never a new TLS session: the
+    capacity model of phase 7 (pool x round trip) rests on that, as it does for
+    the real backend's pool. The first connection is made on first use, so the
+    service starts (and reports unhealthy) while the database is still down.
     """
 
-    def __init__(self, url, max_size, min_size, wait_timeout, application_name):
+    def __init__(self, url, max_size, wait_timeout, application_name):
         self.url = url
         self.max_size = max_size
-        self.min_size = min(min_size, max_size)
         self.wait_timeout = wait_timeout
         self.application_name = application_name
         self._slots = threading.BoundedSemaphore(max_size)
-        self._pool = None
-        self._pool_lock = threading.Lock()
+        self._idle = []
+        self._idle_lock = threading.Lock()
         self._in_use = 0
         self._in_use_lock = threading.Lock()
 
@@ -149,66 +149,74 @@ class Database:
         with self._in_use_lock:
             self._in_use += delta
 
-    def _get_pool(self):
-        with self._pool_lock:
-            if self._pool is None:
-                self._pool = psycopg2.pool.ThreadedConnectionPool(
-                    self.min_size, self.max_size, dsn=self.url,
-                    application_name=self.application_name,
-                    connect_timeout=CHECK_TIMEOUT_SECONDS,
-                    options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS}")
-            return self._pool
-
     def query(self, sql, params=(), timeout=None):
         """Rows of one read-only statement run on a pooled connection."""
-        return self._with_slot(sql, params, timeout, commit=False)
+        return self._with_slot(sql, params, timeout, write=False)
 
     def write(self, sql, params=()):
         """Rows of one statement that changes data (RETURNING ...), committed."""
-        return self._with_slot(sql, params, None, commit=True)
+        return self._with_slot(sql, params, None, write=True)
 
-    def _with_slot(self, sql, params, timeout, commit):
+    def _with_slot(self, sql, params, timeout, write):
         if not self._slots.acquire(timeout=timeout or self.wait_timeout):
             raise DatabaseUnavailable(f"no free connection in the pool of {self.max_size}")
         self._count_in_use(+1)
         try:
-            return self._run(sql, params, commit)
+            return self._run(sql, params, write)
         finally:
             self._count_in_use(-1)
             self._slots.release()
 
-    def _run(self, sql, params, commit):
-        pool = self._get_pool()
-        # The pool keeps at most min_size idle connections, and all of them may
-        # have died with a database restart: after that many failures the
-        # next getconn() opens a fresh connection.
-        attempts = self.min_size + 1
-        for attempt in range(1, attempts + 1):
-            conn = pool.getconn()
+    def _connect(self):
+        conn = psycopg2.connect(self.url, application_name=self.application_name,
+                                connect_timeout=CHECK_TIMEOUT_SECONDS,
+                                options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS}")
+        conn.autocommit = True
+        return conn
+
+    def _take(self):
+        with self._idle_lock:
+            if self._idle:
+                return self._idle.pop()
+        return self._connect()
+
+    def _give_back(self, conn):
+        if not conn.closed:
+            with self._idle_lock:
+                self._idle.append(conn)
+
+    def _close_idle(self):
+        with self._idle_lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+    def _run(self, sql, params, write):
+        for attempt in (1, 2):
+            conn = self._take()
             try:
                 with conn.cursor() as cur:
                     cur.execute(sql, params)
                     rows = cur.fetchall()
-                if commit:
-                    conn.commit()
-                else:
-                    conn.rollback()
-                pool.putconn(conn)
-                return rows
             except (psycopg2.OperationalError, psycopg2.InterfaceError):
-                pool.putconn(conn, close=True)
-                # A write may have reached the database before the connection
-                # broke: only reads are safe to run again.
-                if attempt == attempts or commit:
+                conn.close()
+                # A connection breaks when the server restarted or ended its sessions:
+                # the idle ones are gone too, so the retry opens a fresh one. A write may
+                # have reached the database before the connection broke: only reads are
+                # safe to run again.
+                self._close_idle()
+                if attempt == 2 or write:
                     raise
+                continue
             except psycopg2.Error:
-                pool.putconn(conn)
+                self._give_back(conn)
                 raise
+            self._give_back(conn)
+            return rows
+        raise AssertionError("unreachable")
 
     def close(self):
-        with self._pool_lock:
-            if self._pool is not None:
-                self._pool.closeall()
+        self._close_idle()
 
 
 # --- redis --------------------------------------------------------------------
@@ -366,6 +374,9 @@ def json_value(value):
 class Handler(BaseHTTPRequestHandler):
     app = None  # set by serve()
     protocol_version = "HTTP/1.1"
+    # Headers and body are two writes: without TCP_NODELAY, the body would wait for the
+    # client's delayed ACK (40 ms on every kept-alive request).
+    disable_nagle_algorithm = True
 
     def do_GET(self):
         self.answer(self.route)
@@ -497,7 +508,10 @@ class Handler(BaseHTTPRequestHandler):
                   f"advwell_db_pool_max_connections {self.app.database.max_size}",
                   "# HELP advwell_db_pool_in_use_connections Connections lent out right now.",
                   "# TYPE advwell_db_pool_in_use_connections gauge",
-                  f"advwell_db_pool_in_use_connections {self.app.database.in_use}"]
+                  f"advwell_db_pool_in_use_connections {self.app.database.in_use}",
+                  "# HELP process_cpu_seconds_total User and system CPU time of the process.",
+                  "# TYPE process_cpu_seconds_total counter",
+                  f"process_cpu_seconds_total {sum(os.times()[:2]):.3f}"]
         return "\n".join(lines) + "\n"
 
     def respond(self, status, body):
@@ -525,7 +539,6 @@ def serve():
         return 2
     SECRETS.add_url_password(url)
     database = Database(url, max_size=int_setting("DB_POOL_SIZE", 25),
-                        min_size=int_setting("DB_POOL_MIN", 2),
                         wait_timeout=int_setting("DB_POOL_TIMEOUT", 10),
                         application_name=os.environ.get("APP_NAME") or "advwell-backend")
     Handler.app = App(database, make_redis_client(), CsrfTokens.from_settings(url))
