@@ -1,5 +1,8 @@
-"""Filter computing the capacity model (logic in module_utils/capacity_model.py)."""
+"""Filters of phase 7: the capacity model (module_utils/capacity_model.py) and the reading of
+a load sweep (module_utils/loadgen.py)."""
 from ansible.errors import AnsibleFilterError
+
+from ansible_collections.advwell.platform.plugins.module_utils import loadgen
 
 from ansible_collections.advwell.platform.plugins.module_utils.capacity_model import (
     OFFICE_PEAK_RPS, CapacityError, capacity_model as compute)
@@ -20,6 +23,24 @@ def capacity_model(replicas, pool_size, max_connections, round_trip_ms, queries_
         raise AnsibleFilterError(f"capacity_model: {error}") from None
 
 
+def sweep_rates(start, factor, stop):
+    """Rising rates from ``start`` by ``factor`` up to ``stop``; see the filter's documentation."""
+    try:
+        return loadgen.sweep_rates(float(start), float(factor), float(stop))
+    except (loadgen.LoadError, TypeError, ValueError) as error:
+        raise AnsibleFilterError(f"sweep_rates: {error}") from None
+
+
+def sweep_reading(steps, generator_ceiling_rps, slo_p99_ms, max_error_ratio):
+    """The ceiling and knee of a sweep's steps; see the filter's documentation."""
+    try:
+        return loadgen.read_sweep(steps, float(generator_ceiling_rps or 0), float(slo_p99_ms),
+                                  float(max_error_ratio))
+    except (KeyError, TypeError, ValueError) as error:
+        raise AnsibleFilterError(f"sweep_reading: not a load_test sweep ({error})") from None
+
+
 class FilterModule:
     def filters(self):
-        return {"capacity_model": capacity_model}
+        return {"capacity_model": capacity_model, "sweep_rates": sweep_rates,
+                "sweep_reading": sweep_reading}

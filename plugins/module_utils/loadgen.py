@@ -181,9 +181,12 @@ def stop_reason(step, max_error_ratio, max_p99_ms):
 
 async def sweep(session, url, rates, step_seconds, max_in_flight, max_error_ratio, max_p99_ms,
                 warmup_seconds=0):
-    """Rising open-loop steps until one breaks a limit; a warm-up at the first rate first."""
+    """Rising open-loop steps until one breaks a limit, after a warm-up at the first rate.
+
+    Returns the steps, why the sweep stopped early (or None), and the warm-up's result."""
+    warmup = None
     if warmup_seconds:
-        await open_loop(session, url, rates[0], warmup_seconds, max_in_flight)
+        warmup = await open_loop(session, url, rates[0], warmup_seconds, max_in_flight)
     steps, reason = [], None
     for rate in rates:
         step = await open_loop(session, url, rate, step_seconds, max_in_flight)
@@ -191,7 +194,7 @@ async def sweep(session, url, rates, step_seconds, max_in_flight, max_error_rati
         reason = stop_reason(step, max_error_ratio, max_p99_ms)
         if reason:
             break
-    return steps, reason
+    return steps, reason, warmup
 
 
 def session(max_in_flight, timeout, validate_certs=True):

@@ -17,11 +17,11 @@ description:
     that is not sent and counts as C(dropped). The sweep stops after the first step whose
     error share exceeds O(max_error_ratio) or whose p99 exceeds O(max_p99_ms).
   - O(mode=closed) runs O(concurrency) clients back to back, for O(requests) in all or for
-    O(seconds): the classic load test (the seed's 5,000 requests at concurrency 200).
+    O(seconds), the classic load test (the seed's 5,000 requests at concurrency 200).
     Its latencies count from each send, so it under-reports stalls; it is here to be set
     beside the open-loop reading, and to measure the generator's own ceiling against a
     trivial URL.
-  - Runs where it is called; phase 7 runs it on the controller (C(delegate_to: localhost)).
+  - Runs where it is called. Phase 7 runs it on the controller, delegated to C(localhost).
   - Why a module? k6 and wrk2 cannot be installed here, and neither C(ansible.builtin.uri)
     nor ApacheBench (closed loop only) holds a schedule or corrects coordinated omission.
 author:
@@ -96,7 +96,7 @@ attributes:
   diff_mode:
     support: none
 notes:
-  - Never C(changed): the load changes no configuration.
+  - Never C(changed), since the load changes no configuration.
   - A closed-loop run of O(requests) has no time bound of its own beyond O(timeout) per request.
 """
 
@@ -138,6 +138,11 @@ steps:
   returned: success, not in check mode
   type: list
   elements: dict
+warmup:
+  description: The warm-up's result, shaped like a step (null without a warm-up). Its requests
+    reached the server too, which matters when counting what the server did.
+  returned: success, not in check mode
+  type: dict
 stopped_because:
   description: Why the sweep ended before its last rate, or null.
   returned: success, not in check mode
@@ -231,15 +236,17 @@ def main():
             return loadgen.sweep(session, params["url"], plan["rates"], params["step_seconds"],
                                  params["max_in_flight"], params["max_error_ratio"],
                                  params["max_p99_ms"], params["warmup_seconds"])
-        steps, reason = loadgen.run(work, params["max_in_flight"], params["timeout"],
-                                    params["validate_certs"])
+        steps, reason, warmup = loadgen.run(work, params["max_in_flight"], params["timeout"],
+                                            params["validate_certs"])
     else:
         def work(session):
             return loadgen.closed_loop(session, params["url"], params["concurrency"],
                                        params["requests"], params["seconds"])
         limit = max(params["max_in_flight"], params["concurrency"])
-        steps, reason = [loadgen.run(work, limit, params["timeout"], params["validate_certs"])], None
-    module.exit_json(changed=False, planned=plan, steps=steps, stopped_because=reason)
+        steps, reason, warmup = [loadgen.run(work, limit, params["timeout"],
+                                             params["validate_certs"])], None, None
+    module.exit_json(changed=False, planned=plan, steps=steps, stopped_because=reason,
+                     warmup=warmup)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,8 @@ version_added: 0.1.0
 description:
   - Opens one connection (its TLS handshake and login are not timed), runs C(SELECT 1)
     O(samples) times on it, and returns the time each took, in milliseconds. That is the
-    round trip between the host it runs on and the server, plus the server's trivial work:
-    what every query of a pooled client pays on top of its own execution.
+    round trip between the host it runs on and the server, plus the server's trivial work,
+    which every query of a pooled client pays on top of its own execution.
   - Phase 7 feeds the median into the capacity model (pool size over round trip), run from
     the app host, where the backend's connections start.
   - Read-only; runs the same in check mode.

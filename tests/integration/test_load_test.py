@@ -48,10 +48,11 @@ def test_http_errors_are_counted_by_status(http_server):
 
 def test_the_sweep_stops_at_the_first_step_over_its_latency_limit(http_server):
     timer = http_server.stall_later(0.5 + 1.2, 1.0)  # during the second step, after the warm-up
-    steps, reason = loadgen.run(lambda session: loadgen.sweep(
+    steps, reason, warmup = loadgen.run(lambda session: loadgen.sweep(
         session, http_server.url, [20, 40, 80], 1.0, 512, 0.01, 500, warmup_seconds=0.5), 512, 10)
     timer.join()
     assert [step["offered_rps"] for step in steps] == [20, 40]
+    assert warmup["offered_rps"] == 20 and warmup["ok"] == 10
     assert reason.startswith("p99 ") and "at 40 req/s exceeds 500 ms" in reason
 
 

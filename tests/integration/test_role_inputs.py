@@ -271,3 +271,27 @@ def test_monitoring_rejects_bad_input(tmp_path, case, variables, message):
     result = run_role(tmp_path, "monitoring", "main", {"monitoring_db_address": "10.0.0.2", **variables})
     assert_rejected_before_changes(result, message, "Install the configuration checks")
     assert "s3cret" not in result.stdout + result.stderr
+
+
+BAD_CAPACITY = [
+    ("rate zero", {"capacity_rates": [0, 10]}, "capacity_rates: every rate must be above 0, got 0"),
+    ("rate above the bound", {"capacity_rates": [10, 5000]}, "capacity_rates: 5000 req/s is above capacity_max_rate 2000"),
+    ("sweep past the time bound", {"capacity_step_seconds": 1000},
+     "above capacity_max_seconds 900"),
+    ("production URL unconfirmed", {"capacity_url": "https://api.example.com/api/companies/1/clients"},
+     "capacity_url: https://api.example.com/api/companies/1/clients is not a lab address"),
+    ("production URL confirmed with another", {"capacity_url": "https://api.example.com/api/x",
+                                               "capacity_confirm_url": "https://api.example.com/"},
+     "set capacity_confirm_url to the same URL"),
+    ("not a URL", {"capacity_url": "api.example.com"}, "capacity_url: api.example.com is not an http:// or https:// URL"),
+    ("factor not rising", {"capacity_sweep_factor": 1}, "capacity_sweep_start: must be above 0, and capacity_sweep_factor above 1"),
+    ("no office rate", {"capacity_office_peak_rps": 0}, "capacity_office_peak_rps: must be above 0"),
+]
+
+
+@pytest.mark.parametrize("case,variables,message", BAD_CAPACITY, ids=[c[0] for c in BAD_CAPACITY])
+def test_capacity_rejects_bad_input_before_any_request(tmp_path, case, variables, message):
+    result = run_role(tmp_path, "capacity", "main", {
+        "capacity_url": "http://127.0.0.1:8080/api/companies/1/clients", **variables})
+    assert_rejected_before_changes(result, message, "Measure the generator's own ceiling")
+    assert "Nothing was sent" in result.stdout + result.stderr
