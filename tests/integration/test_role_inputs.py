@@ -286,6 +286,7 @@ BAD_CAPACITY = [
     ("not a URL", {"capacity_url": "api.example.com"}, "capacity_url: api.example.com is not an http:// or https:// URL"),
     ("factor not rising", {"capacity_sweep_factor": 1}, "capacity_sweep_start: must be above 0, and capacity_sweep_factor above 1"),
     ("no office rate", {"capacity_office_peak_rps": 0}, "capacity_office_peak_rps: must be above 0"),
+    ("no probe", {"capacity_probe_requests": 0}, "capacity_probe_requests: must be at least 1"),
 ]
 
 
