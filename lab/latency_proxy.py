@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """A TCP proxy that delays every byte by a fixed time in each direction (lab only).
 
     latency_proxy.py --listen 0.0.0.0:15432 --connect 172.17.0.2:5432 --delay-ms 42.5
@@ -21,7 +20,7 @@ log = logging.getLogger("latency-proxy")
 
 
 def host_port(text):
-    host, _, port = text.rpartition(":")
+    host, _sep, port = text.rpartition(":")
     return host.strip("[]"), int(port)
 
 

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The phase list, read from playbooks/site.yml (its one place).
 
     python3 lab/phases.py            the phase playbooks site.yml imports, in order

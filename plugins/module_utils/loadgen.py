@@ -50,7 +50,7 @@ def new_histogram():
 def latency_summary(histogram):
     """Percentiles, max and mean of a histogram, in milliseconds (None when empty)."""
     if histogram.get_total_count() == 0:
-        return {name: None for name, _ in PERCENTILES} | {"max": None, "mean": None}
+        return {name: None for name, _percentile in PERCENTILES} | {"max": None, "mean": None}
     summary = {name: histogram.get_value_at_percentile(percentile) / 1000
                for name, percentile in PERCENTILES}
     summary["max"] = histogram.get_max_value() / 1000
@@ -163,7 +163,7 @@ async def closed_loop(session, url, concurrency, requests=None, seconds=None,
             sent_at = clock()
             await _request(session, url, recorder, sent_at, float("inf"), clock)
 
-    await asyncio.gather(*(client() for _ in range(concurrency)))
+    await asyncio.gather(*(client() for _worker in range(concurrency)))
     elapsed = clock() - start
     return recorder.result("closed", elapsed, wall_start, concurrency=concurrency)
 

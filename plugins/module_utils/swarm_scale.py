@@ -127,13 +127,13 @@ def failed_task_ids(tasks):
 def _timestamp_key(value):
     # RFC 3339 with nanoseconds and trailing zeros cut: pad the fraction so strings sort.
     value = (value or "").rstrip("Z")
-    whole, _, fraction = value.partition(".")
+    whole, _sep, fraction = value.partition(".")
     return whole + "." + fraction.ljust(9, "0")
 
 
 def epoch_seconds(value):
     """Docker's RFC 3339 UTC timestamp as epoch seconds; None when it is not one."""
-    whole, _, fraction = (value or "").rstrip("Z").partition(".")
+    whole, _sep, fraction = (value or "").rstrip("Z").partition(".")
     try:
         moment = datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
     except ValueError:

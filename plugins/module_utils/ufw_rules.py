@@ -36,7 +36,7 @@ def rule_key(words):
         return None
     action, rest = words[0], words[1:]
     if len(rest) == 1 and "from" not in rest:
-        port, _, proto = rest[0].partition("/")
+        port, _sep, proto = rest[0].partition("/")
         return (action, port, proto or "any", "any")
     options = dict(zip(rest[::2], rest[1::2]))
     if len(rest) % 2 or set(options) - {"from", "to", "port", "proto"}:

@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: (c) 2026, AdvWell platform engineers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Draws a rate sweep (latency percentiles and errors against offered rate) as a PNG."""
 
 DOCUMENTATION = r"""
@@ -16,7 +18,7 @@ description:
   - Why a module? Ansible has no plotting. This draws with matplotlib's Agg backend, with
     no timestamp in the file, so the same data gives the same bytes.
 author:
-  - AdvWell platform engineers
+  - AdvWell platform engineers (!UNKNOWN)
 requirements:
   - matplotlib
 options:
@@ -50,6 +52,7 @@ attributes:
     description: Draws in memory and reports whether the file would change; writes nothing.
   diff_mode:
     support: none
+    description: The PNG is not shown as a diff; C(changed) says whether the file's bytes differ.
 """
 
 EXAMPLES = r"""

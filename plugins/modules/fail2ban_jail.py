@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: (c) 2026, AdvWell platform engineers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Manages one fail2ban jail as a jail.d drop-in, validated before it goes live."""
 
 DOCUMENTATION = r"""
@@ -27,7 +29,7 @@ description:
   - Only the options that are set are written; the others keep the values of C(jail.conf)'s
     C([DEFAULT]) section and C(jail.local).
 author:
-  - AdvWell platform engineers
+  - AdvWell platform engineers (!UNKNOWN)
 options:
   name:
     description:

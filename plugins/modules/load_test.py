@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: (c) 2026, AdvWell platform engineers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Sends HTTP load to one URL: an open-loop rate sweep, or a closed-loop run."""
 
 DOCUMENTATION = r"""
@@ -25,7 +27,7 @@ description:
   - Why a module? k6 and wrk2 cannot be installed here, and neither C(ansible.builtin.uri)
     nor ApacheBench (closed loop only) holds a schedule or corrects coordinated omission.
 author:
-  - AdvWell platform engineers
+  - AdvWell platform engineers (!UNKNOWN)
 requirements:
   - aiohttp
   - hdrhistogram (HdrHistogram_py)
@@ -95,6 +97,7 @@ attributes:
     description: Sends nothing; returns the planned steps and their duration.
   diff_mode:
     support: none
+    description: Sends requests and writes nothing, so there is nothing to show as a diff.
 notes:
   - Never C(changed), since the load changes no configuration.
   - A closed-loop run of O(requests) has no time bound of its own beyond O(timeout) per request.

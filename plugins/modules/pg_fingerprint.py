@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: (c) 2026, AdvWell platform engineers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Reads a database's fingerprint: row counts, content checksums, sequence values."""
 
 DOCUMENTATION = r"""
@@ -22,7 +24,7 @@ description:
   - Why a module? C(community.postgresql.postgresql_info) reports sizes and estimated row
     counts (C(reltuples)), not exact counts or content, and has no sequence values.
 author:
-  - AdvWell platform engineers
+  - AdvWell platform engineers (!UNKNOWN)
 extends_documentation_fragment:
   - advwell.platform.postgres
 notes:
@@ -33,6 +35,7 @@ attributes:
     description: Reads only; the same in check mode.
   diff_mode:
     support: none
+    description: Only reads, so there is nothing to show as a diff.
 """
 
 EXAMPLES = r"""

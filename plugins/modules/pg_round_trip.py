@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: (c) 2026, AdvWell platform engineers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Measures the round trip of a trivial query on one open PostgreSQL connection."""
 
 DOCUMENTATION = r"""
@@ -17,7 +19,7 @@ description:
   - Why a module? C(community.postgresql.postgresql_query) opens a new connection per task,
     so its timing is the connection set-up, not the round trip a pooled query pays.
 author:
-  - AdvWell platform engineers
+  - AdvWell platform engineers (!UNKNOWN)
 extends_documentation_fragment:
   - advwell.platform.postgres
 options:
@@ -31,6 +33,7 @@ attributes:
     description: Reads only; the same in check mode.
   diff_mode:
     support: none
+    description: Only reads, so there is nothing to show as a diff.
 """
 
 EXAMPLES = r"""
@@ -94,7 +97,7 @@ def time_queries(cursor, samples, clock=time.perf_counter):
     cursor.execute("SELECT 1")
     cursor.fetchall()
     times = []
-    for _ in range(samples):
+    for _sample in range(samples):
         started = clock()
         cursor.execute("SELECT 1")
         cursor.fetchall()

@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: (c) 2026, AdvWell platform engineers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Ensures a running PostgreSQL server has PGTune-derived and/or given settings."""
 
 DOCUMENTATION = r"""
@@ -29,7 +31,7 @@ description:
     before changing any (a bad tenth setting leaves nine applied), and do not detect the
     command-line precedence trap.
 author:
-  - AdvWell platform engineers
+  - AdvWell platform engineers (!UNKNOWN)
 options:
   memory:
     description:
@@ -361,7 +363,7 @@ def ensure_tuned(module, conn, version):
             executed = apply_changes(module, cursor, statements)
             rows = read_settings(cursor, desired)
         else:
-            executed = [text for _, text in statements]
+            executed = [text for _statement, text in statements]
             executed += ["SELECT pg_reload_conf()"] if changes else []
     pending = restart_pending(desired, rows, changes)
     return dict(

@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: (c) 2026, AdvWell platform engineers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Prunes backups under an S3 prefix by age, never below a count of newest ones."""
 
 DOCUMENTATION = r"""
@@ -33,7 +35,7 @@ description:
     without a floor of newest objects, so a run of failed backups would let it expire the
     last good one.
 author:
-  - AdvWell platform engineers
+  - AdvWell platform engineers (!UNKNOWN)
 options:
   bucket:
     description: Name of the bucket.
@@ -132,6 +134,7 @@ attributes:
       same selection); deletes nothing and writes no lifecycle rule.
   diff_mode:
     support: none
+    description: No diff; the result lists the keys deleted (in check mode, the keys that would be).
 seealso:
   - module: amazon.aws.s3_object
   - module: community.aws.s3_lifecycle
@@ -333,7 +336,7 @@ def argument_spec():
         lifecycle_days=dict(type="int"),
         batch_size=dict(type="int", default=1000),
         page_size=dict(type="int", default=1000),
-        key_regex=dict(type="str"),
+        key_regex=dict(type="str", no_log=False),
         now=dict(type="str"),
         endpoint_url=dict(type="str"),
         region=dict(type="str"),

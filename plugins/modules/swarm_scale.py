@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: (c) 2026, AdvWell platform engineers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Scales a replicated Docker Swarm service and waits until its tasks run."""
 
 DOCUMENTATION = r"""
@@ -39,7 +41,7 @@ description:
     the current tasks, every task state seen while waiting, and the tasks' errors.
   - Must run on a Swarm manager (the API for services and tasks only answers there).
 author:
-  - AdvWell platform engineers
+  - AdvWell platform engineers (!UNKNOWN)
 extends_documentation_fragment:
   - community.docker.docker.api_documentation
 options:

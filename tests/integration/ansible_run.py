@@ -12,7 +12,7 @@ def ansible(tool, *args, cwd=REPO_ROOT, env=None):
                     ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
     full_env.update(env or {})
     return subprocess.run([os.path.join(BIN, tool), *args], cwd=cwd, env=full_env,
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600, check=False)
 
 
 def run_module(tmp_path, module, args, check_mode=False, verbosity="-v", host=None,

@@ -34,7 +34,7 @@ SEED_ROWS = {"public.companies": 10, "public.users": 21, "public.clients": 35,
 
 def decrypt(body, identity):
     """What age makes of an S3 object with the identity file."""
-    run = subprocess.run(["age", "--decrypt", "--identity", str(identity)], input=body, capture_output=True)
+    run = subprocess.run(["age", "--decrypt", "--identity", str(identity)], input=body, capture_output=True, check=False)
     assert run.returncode == 0, run.stderr
     return run.stdout
 
@@ -47,7 +47,7 @@ def test_the_rendered_scripts_are_shellcheck_clean(tmp_path, template):
                              db_backup_lib_dir="/usr/local/lib/advwell-backup"))
     run = subprocess.run(["shellcheck", "--severity=style", "--external-sources",
                           "--source-path", os.path.join(ROLE, "files"), str(script)],
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stdout
 
 
@@ -165,7 +165,7 @@ def test_a_run_stopped_mid_dump_leaves_no_backup(backup, tmp_path):
     wait_for(marker, process)
     assert [p.name for p in backup.dir.iterdir() if p.name.endswith(".partial")]
     os.killpg(process.pid, signal.SIGTERM)
-    output, _ = process.communicate(timeout=30)
+    output, _stderr = process.communicate(timeout=30)
     assert process.returncode != 0, output
     assert backup.finished() == []
     assert backup.metric("advwell_backup_success") == 'advwell_backup_success{stage="dump"} 0'
@@ -207,7 +207,7 @@ def test_local_retention_never_removes_a_backup_that_is_not_in_s3(backup):
     mark_uploaded(backup.dir, uploaded)
     newest = fake_backup(backup.dir, 10)
     run = subprocess.run([sys.executable, str(backup.lib / "advwell-backup-tool.py"), "local-retention",
-                          str(backup.dir), "--days", "7"], capture_output=True, text=True)
+                          str(backup.dir), "--days", "7"], capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stderr
     assert backup.finished() == sorted([waiting, newest])
     assert f"not yet in S3: {waiting}" in run.stderr
@@ -292,7 +292,7 @@ def test_the_s3_copy_is_encrypted_and_reveals_nothing_without_the_key(backup, po
         assert text not in body
     # Another key does not open it; the right one does, and globals.sql is inside.
     other = AgeKey(backup.dir.parent, "other")
-    wrong = subprocess.run(["age", "--decrypt", "--identity", str(other.identity)], input=body, capture_output=True)
+    wrong = subprocess.run(["age", "--decrypt", "--identity", str(other.identity)], input=body, capture_output=True, check=False)
     assert wrong.returncode != 0 and not wrong.stdout
     with tarfile.open(fileobj=io.BytesIO(decrypt(body, backup.identity))) as tar:
         assert b"SCRAM-SHA-256$" in tar.extractfile(f"{name}/globals.sql").read()
@@ -318,7 +318,7 @@ def test_the_backup_reads_as_its_own_role_which_cannot_write(backup, postgres_se
         [postgres_server.tool("psql"), "-X", "-h", postgres_server.host, "-p", str(postgres_server.port),
          "-U", "advwell_backup", "-d", backup.dbname, "-c", "INSERT INTO companies (name, document, email) "
          "VALUES ('x', 'x', 'x')"], capture_output=True, text=True,
-        env=dict(os.environ, PGPASSWORD=backup.settings["PGPASSWORD"]))
+        env=dict(os.environ, PGPASSWORD=backup.settings["PGPASSWORD"]), check=False)
     assert denied.returncode != 0 and "permission denied" in denied.stderr
 
 
@@ -374,7 +374,7 @@ def test_s3_retention_of_the_daily_job_lists_in_pages_and_deletes_in_batches(bac
     started = time.monotonic()
     run = subprocess.run([sys.executable, str(backup.lib / "advwell-backup-tool.py"), "s3-retention",
                           f"s3://{backup.bucket}/{PREFIX}", "--days", "0", "--min-keep", "7",
-                          "--database", backup.dbname], capture_output=True, text=True, env=env)
+                          "--database", backup.dbname], capture_output=True, text=True, env=env, check=False)
     seconds = time.monotonic() - started
     assert run.returncode == 0, run.stderr
     summary = run.stderr.splitlines()[-1]
@@ -393,7 +393,7 @@ def test_a_large_upload_goes_in_parts_and_is_verified(backup, tmp_path, monkeypa
         if key.startswith(("S3_", "AWS_")):
             monkeypatch.setenv(key, str(value))
     run = subprocess.run([sys.executable, str(backup.lib / "advwell-backup-tool.py"), "upload", str(large),
-                          f"s3://{backup.bucket}/{PREFIX}large.tar"], capture_output=True, text=True)
+                          f"s3://{backup.bucket}/{PREFIX}large.tar"], capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stderr
     assert "-3 verified" in run.stderr
     stored = backup.s3.client().head_object(Bucket=backup.bucket, Key=f"{PREFIX}large.tar")
@@ -476,7 +476,7 @@ def test_the_script_runs_with_the_env_file_the_role_renders(backup, tmp_path, po
     env = (out / "backup.env").read_text() + f"PYTHON={sys.executable}\n"
     backup.env_file.write_text(env)
     shutil.copy(out / "backup-recipients.txt", backup.recipients)
-    process = subprocess.run([str(backup.script)], capture_output=True, text=True, timeout=120)
+    process = subprocess.run([str(backup.script)], capture_output=True, text=True, timeout=120, check=False)
     assert process.returncode == 0, process.stderr
     [name] = backup.finished()
     assert backup.s3.client().head_object(Bucket=backup.bucket, Key=f"{PREFIX}{name}.tar.age")["ContentLength"] > 0
@@ -487,7 +487,7 @@ def postgres_container(tmp_path):
     """The lab's PostgreSQL image as the database host runs it: the role's pg_hba.conf, the
     seed's data, nothing published."""
     # Not a skip: scripts/test always builds the image, and a missing one is a broken setup.
-    assert subprocess.run(["docker", "image", "inspect", CONTAINER_IMAGE], capture_output=True).returncode == 0, \
+    assert subprocess.run(["docker", "image", "inspect", CONTAINER_IMAGE], capture_output=True, check=False).returncode == 0, \
         f"{CONTAINER_IMAGE} is missing: run scripts/test (it builds the lab images)"
     name = f"advwell-test-backup-{os.getpid()}"
     config = tmp_path / "pgconfig"
@@ -510,14 +510,14 @@ def postgres_container(tmp_path):
     try:
         deadline = time.monotonic() + 60
         while subprocess.run(["docker", "exec", name, "psql", "-U", "postgres", "-d", "advtom", "-c", "SELECT 1"],
-                             capture_output=True).returncode != 0:
+                             capture_output=True, check=False).returncode != 0:
             assert time.monotonic() < deadline, "the PostgreSQL container never accepted logins"
             time.sleep(0.5)
         subprocess.run(["docker", "exec", name, "advwell-datagen", "--dsn", "dbname=advtom user=postgres"],
                        check=True, capture_output=True)
         yield name
     finally:
-        subprocess.run(["docker", "rm", "-f", "-v", name], capture_output=True)
+        subprocess.run(["docker", "rm", "-f", "-v", name], capture_output=True, check=False)
 
 
 CONTAINER_IMAGE = "advwell/postgres:15-lab"
@@ -546,7 +546,7 @@ def test_container_mode_dumps_through_a_one_shot_container_of_the_servers_image(
     script.write_text(render(os.path.join(ROLE, "templates", "advwell-backup.sh.j2"),
                              db_backup_env_file=str(env_file), db_backup_lib_dir=str(lib)))
     script.chmod(0o755)
-    run = subprocess.run([str(script)], capture_output=True, text=True, timeout=300)
+    run = subprocess.run([str(script)], capture_output=True, text=True, timeout=300, check=False)
     assert run.returncode == 0, run.stderr
     [name] = [n for n in os.listdir(backups) if not n.startswith(".")]
     manifest = json.loads((backups / name / "manifest.json").read_text())
@@ -562,7 +562,7 @@ def systemd_exec_start(unit, env_file):
     environment = {}
     for entry in env_file.read_text().splitlines():
         if entry and not entry.startswith("#"):
-            key, _, value = entry.partition("=")
+            key, _sep, value = entry.partition("=")
             environment[key] = value
     command = re.sub(r"(?<!\$)\$\{(\w+)\}", lambda match: environment.get(match.group(1), ""),
                      line[len("ExecStart="):]).replace("$$", "$")
@@ -646,7 +646,7 @@ def test_the_role_creates_the_backups_login_with_pg_read_all_data_only(tmp_path,
         login = subprocess.run([postgres_server.tool("psql"), "-X", "-At", "-h", postgres_server.host,
                                 "-p", str(postgres_server.port), "-U", role, "-d", "postgres",
                                 "-c", "SELECT count(*) FROM pg_authid"],  # what pg_dumpall --globals-only reads
-                               capture_output=True, text=True, env=dict(os.environ, PGPASSWORD=password))
+                               capture_output=True, text=True, env=dict(os.environ, PGPASSWORD=password), check=False)
         assert login.returncode == 0 and int(login.stdout) > 0, login.stderr
     finally:
         postgres_server.execute(f'DROP ROLE IF EXISTS "{role}"')

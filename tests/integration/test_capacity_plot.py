@@ -15,7 +15,7 @@ STEPS = [step(20, 20, 90), step(40, 40, 95), step(60, 52, 3000, 0.02)]
 
 
 def plot(tmp_path, steps, check_mode=False):
-    result, _ = run_module(tmp_path, "advwell.platform.capacity_plot", dict(
+    result, _play = run_module(tmp_path, "advwell.platform.capacity_plot", dict(
         dest=str(tmp_path / "capacity.png"), steps=steps, ceiling_rps=53, slo_ms=500),
         check_mode=check_mode)
     return result

@@ -93,7 +93,7 @@ def test_production_inventory_needs_and_reads_the_vault(tmp_path):
 
 
 def test_production_inventory_without_vault_password_fails(tmp_path):
-    inventory, _ = production_copy_with_vault(tmp_path)
+    inventory, _vault = production_copy_with_vault(tmp_path)
     result = ansible("ansible-inventory", "-i", str(inventory), "--list")
     assert result.returncode != 0
     assert "vault" in (result.stdout + result.stderr).lower()

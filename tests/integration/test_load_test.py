@@ -57,7 +57,7 @@ def test_the_sweep_stops_at_the_first_step_over_its_latency_limit(http_server):
 
 
 def module(tmp_path, args, check_mode=False):
-    result, _ = run_module(tmp_path, "advwell.platform.load_test", args, check_mode=check_mode)
+    result, _play = run_module(tmp_path, "advwell.platform.load_test", args, check_mode=check_mode)
     return result
 
 
@@ -68,7 +68,7 @@ def test_module_check_mode_sends_nothing_then_runs_then_runs_again(tmp_path, htt
     assert planned["planned"] == {"mode": "open", "rates": [50.0, 100.0], "seconds": 2.0,
                                   "requests": 150}
     assert "steps" not in planned and http_server.hits == 0
-    for _ in range(2):
+    for _round in range(2):
         result = module(tmp_path, args)
         assert result["changed"] is False and not result.get("failed"), result
         assert [step["offered_rps"] for step in result["steps"]] == [50.0, 100.0]

@@ -60,13 +60,13 @@ def test_a_restored_copy_has_the_same_fingerprint(tmp_path, postgres_server, adv
 
 
 def test_check_mode_reads_the_same(tmp_path, postgres_server, advwell_pair):
-    source, _ = advwell_pair
+    source, _target = advwell_pair
     assert fingerprint(tmp_path, postgres_server, source, check_mode=True)["fingerprint"] == \
         fingerprint(tmp_path, postgres_server, source)["fingerprint"]
 
 
 def test_changed_row_lost_row_and_sequence_are_named(tmp_path, postgres_server, advwell_pair):
-    source, _ = advwell_pair
+    source, _target = advwell_pair
     execute(postgres_server, "postgres", 'DROP DATABASE IF EXISTS "fp_changed"')
     execute(postgres_server, "postgres", f'CREATE DATABASE "fp_changed" TEMPLATE "{source}"')
     execute(postgres_server, "fp_changed", "UPDATE public.cases SET title = title || '.' "
@@ -85,7 +85,7 @@ def test_changed_row_lost_row_and_sequence_are_named(tmp_path, postgres_server, 
 
 
 def test_wrong_password_fails_without_showing_it(tmp_path, postgres_server, advwell_pair):
-    source, _ = advwell_pair
+    source, _target = advwell_pair
     result, run = run_module(tmp_path, "advwell.platform.pg_fingerprint", dict(
         login_host=postgres_server.host, login_port=postgres_server.port, login_user=postgres_server.user,
         login_password="not-the-password-123", login_db=source))
@@ -95,7 +95,7 @@ def test_wrong_password_fails_without_showing_it(tmp_path, postgres_server, advw
 
 
 def test_unknown_option_is_rejected_naming_it(tmp_path, postgres_server):
-    result, _ = run_module(tmp_path, "advwell.platform.pg_fingerprint", dict(
+    result, _play = run_module(tmp_path, "advwell.platform.pg_fingerprint", dict(
         login_host=postgres_server.host, login_port="not-a-port"))
     assert result["failed"] is True
     assert "login_port" in result["msg"]
@@ -104,8 +104,8 @@ def test_unknown_option_is_rejected_naming_it(tmp_path, postgres_server):
 def test_required_tls_is_not_silently_dropped(tmp_path, postgres_server, advwell_pair):
     """The fixture's server has no TLS: a module told to verify the server must fail, not
     fall back to plaintext (libpq's 'prefer' would)."""
-    source, _ = advwell_pair
-    result, _ = run_module(tmp_path, "advwell.platform.pg_fingerprint", dict(
+    source, _target = advwell_pair
+    result, _play = run_module(tmp_path, "advwell.platform.pg_fingerprint", dict(
         login_host=postgres_server.host, login_port=postgres_server.port, login_user=postgres_server.user,
         login_password=postgres_server.password, login_db=source, ssl_mode="verify-full",
         ca_cert=str(tmp_path / "no-such-ca.crt")))
@@ -114,7 +114,7 @@ def test_required_tls_is_not_silently_dropped(tmp_path, postgres_server, advwell
 
 
 def test_an_unknown_ssl_mode_is_rejected_naming_it(tmp_path, postgres_server):
-    result, _ = run_module(tmp_path, "advwell.platform.pg_fingerprint", dict(
+    result, _play = run_module(tmp_path, "advwell.platform.pg_fingerprint", dict(
         login_host=postgres_server.host, login_port=postgres_server.port, ssl_mode="verify-nothing"))
     assert result["failed"] is True
     assert "ssl_mode" in result["msg"]

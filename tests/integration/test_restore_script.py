@@ -56,17 +56,17 @@ def test_local_backups_stay_listed_and_restorable_when_s3_is_down(backup, postgr
     assert status == 0, err
     assert [line.split()[:2] for line in out.splitlines()] == [[name, "local"]]
     assert "S3 not listed (EndpointConnectionError" in err
-    status, _, err = backup.restore("restore", "latest", "while_s3_down", S3_ENDPOINT_URL=closed)
+    status, _out, err = backup.restore("restore", "latest", "while_s3_down", S3_ENDPOINT_URL=closed)
     assert status == 0, err
     # The drill proves the S3 copy: without S3 it fails.
-    status, _, err = backup.restore("drill", S3_ENDPOINT_URL=closed)
+    status, _out, err = backup.restore("drill", S3_ENDPOINT_URL=closed)
     assert status != 0 and "drill FAILED" in err
 
 
 def test_an_unknown_backup_is_named_in_the_error(backup, postgres_server):
     made_backup(backup)
     before = databases(postgres_server)
-    status, _, err = backup.restore("restore", "advwell-nothing-20000101T000000Z", "nothing")
+    status, _out, err = backup.restore("restore", "advwell-nothing-20000101T000000Z", "nothing")
     assert status != 0
     assert "no backup named advwell-nothing-20000101T000000Z" in err
     assert databases(postgres_server) == before
@@ -85,7 +85,7 @@ def test_restore_into_a_scratch_database_matches_the_manifest(backup, postgres_s
     assert postgres_server.query(
         f"SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '{scratch}'")[0][0] == owner
     # A second restore into the same scratch database is refused, and changes nothing.
-    status, _, err = backup.restore("restore", name)
+    status, _out, err = backup.restore("restore", name)
     assert status != 0 and f"database {scratch} exists" in err
 
 
@@ -120,7 +120,7 @@ def test_a_damaged_backup_is_refused_before_any_database_is_created(
         victim.unlink()
     before = databases(postgres_server)
     production = db_fingerprint(postgres_server, backup.dbname)
-    status, _, err = backup.restore("restore", name)
+    status, _out, err = backup.restore("restore", name)
     assert status != 0
     assert "is damaged" in err and f"db.dump/{victim.name}" in err and message in err, err
     assert databases(postgres_server) == before
@@ -132,7 +132,7 @@ def test_a_restore_that_fails_midway_leaves_no_scratch_database(backup, postgres
     backup.wrap_tool("pg_restore", 'for a; do [ "$a" = --list ] && exec "$REAL" "$@"; done\n'
                                    '"$REAL" "$@" --use-list=/dev/null; exit 1')
     before = databases(postgres_server)
-    status, _, err = backup.restore("restore", name, "half_done")
+    status, _out, err = backup.restore("restore", name, "half_done")
     assert status != 0
     assert "dropping the unverified half_done" in err
     assert databases(postgres_server) == before
@@ -146,7 +146,7 @@ def test_a_restore_that_differs_from_the_manifest_is_not_marked_verified(backup,
     manifest = backup.dir / name / "manifest.json"
     manifest.write_text(manifest.read_text().replace('"rows": 35', '"rows": 36'))
     # verify-files does not cover manifest.json itself; the table comparison must catch it.
-    status, _, err = backup.restore("restore", name, "mismatch")
+    status, _out, err = backup.restore("restore", name, "mismatch")
     assert status != 0
     assert "public.clients: 35 rows, the manifest says 36" in err
     assert "mismatch" not in databases(postgres_server)
@@ -157,7 +157,7 @@ def test_swap_makes_the_verified_copy_production_and_keeps_the_old_one(backup, p
     assert backup.restore("restore", name)[0] == 0
     postgres_server.execute("DELETE FROM public.schedule_events WHERE id % 2 = 0", backup.dbname)
     damaged = db_fingerprint(postgres_server, backup.dbname)
-    status, _, err = backup.restore("swap", backup.dbname + "_restore")
+    status, _out, err = backup.restore("swap", backup.dbname + "_restore")
     assert status == 0, err
     kept = [db for db in databases(postgres_server) if db.startswith(backup.dbname + "_before_restore_")]
     assert len(kept) == 1
@@ -170,9 +170,9 @@ def test_swap_makes_the_verified_copy_production_and_keeps_the_old_one(backup, p
 def test_swap_refuses_a_database_it_did_not_verify(backup, postgres_server):
     postgres_server.execute(f'CREATE DATABASE "{backup.dbname}_restore"')
     production = db_fingerprint(postgres_server, backup.dbname)
-    status, _, err = backup.restore("swap", backup.dbname + "_restore")
+    status, _out, err = backup.restore("swap", backup.dbname + "_restore")
     assert status != 0 and "was not restored and verified" in err
-    status, _, err = backup.restore("swap", backup.dbname)
+    status, _out, err = backup.restore("swap", backup.dbname)
     assert status != 0 and "not " + backup.dbname in err
     assert db_fingerprint(postgres_server, backup.dbname) == production
 
@@ -180,7 +180,7 @@ def test_swap_refuses_a_database_it_did_not_verify(backup, postgres_server):
 def test_the_drill_restores_the_latest_s3_backup_and_records_the_time(backup, postgres_server):
     made_backup(backup)
     drill_metrics = backup.metrics.parent / "advwell_restore_drill.prom"
-    status, _, err = backup.restore("drill")
+    status, _out, err = backup.restore("drill")
     assert status == 0, err
     assert "drill passed" in err
     text = drill_metrics.read_text()
@@ -198,7 +198,7 @@ def test_the_drill_restores_the_latest_s3_backup_and_records_the_time(backup, po
     stored = s3.get_object(Bucket=backup.bucket, Key=key)
     body = stored["Body"].read()
     s3.put_object(Bucket=backup.bucket, Key=key, Body=body[: len(body) // 2], Metadata=stored["Metadata"])
-    status, _, err = backup.restore("drill")
+    status, _out, err = backup.restore("drill")
     assert status != 0 and "drill FAILED" in err
     assert "is not the uploaded" in err  # the sha256 recorded at upload
     text_after = drill_metrics.read_text()
@@ -215,14 +215,14 @@ def test_a_wrong_key_fails_clearly_and_leaves_nothing(backup, postgres_server):
     scratch = backup.dbname + "_wrong_key"
     before = databases(postgres_server)
     wrong = AgeKey(backup.dir.parent, "wrong")
-    status, _, err = backup.restore("restore", "latest", scratch, AGE_IDENTITY_FILE=wrong.identity)
+    status, _out, err = backup.restore("restore", "latest", scratch, AGE_IDENTITY_FILE=wrong.identity)
     assert status != 0
     assert f"cannot decrypt it with the age identity {wrong.identity}" in err, err
     assert "no identity matched any of the recipients" in err
     missing = backup.dir.parent / "no-such-identity.txt"
-    status, _, err = backup.restore("restore", "latest", scratch, AGE_IDENTITY_FILE=missing)
+    status, _out, err = backup.restore("restore", "latest", scratch, AGE_IDENTITY_FILE=missing)
     assert status != 0 and f"there is no age identity (private key) file {missing}" in err, err
-    status, _, err = backup.restore("drill", AGE_IDENTITY_FILE=wrong.identity)
+    status, _out, err = backup.restore("drill", AGE_IDENTITY_FILE=wrong.identity)
     assert status != 0 and "drill FAILED" in err and "cannot decrypt" in err
     # Nothing left: no database, no staging directory, no partial download or extraction.
     assert databases(postgres_server) == before
@@ -248,7 +248,7 @@ def test_a_restore_and_the_drill_cannot_run_at_once(backup, postgres_server, tmp
             time.sleep(0.1)
         before = databases(postgres_server)
         for args in (("restore", "latest", backup.dbname + "_meanwhile"), ("drill",), ("swap", "x")):
-            status, _, err = backup.restore(*args)
+            status, _out, err = backup.restore(*args)
             assert status != 0, args
             assert "another restore or drill is running (advwell-restore drill, pid" in err, err
             assert "a restore and the drill cannot run at once" in err

@@ -209,9 +209,9 @@ def test_credentials_stay_out_of_the_output(tmp_path, s3_server, s3_bucket):
     args = dict(bucket=s3_bucket, days=0, min_keep=0, session_token="advwell-session-token-value")
     # A session token SeaweedFS does not expect makes the request fail, so run twice: once
     # failing with the token, once succeeding without it; neither shows a secret.
-    _, play = run_module(tmp_path, MODULE, dict(args, prefix=PREFIX, endpoint_url=s3_server.endpoint_url,
-                                                access_key=s3_server.access_key,
-                                                secret_key=s3_server.secret_key), verbosity="-vvv")
+    _result, play = run_module(tmp_path, MODULE, dict(args, prefix=PREFIX, endpoint_url=s3_server.endpoint_url,
+                                                      access_key=s3_server.access_key,
+                                                      secret_key=s3_server.secret_key), verbosity="-vvv")
     assert s3_server.secret_key not in play.stdout + play.stderr
     assert "advwell-session-token-value" not in play.stdout + play.stderr
     del args["session_token"]
@@ -255,7 +255,7 @@ def test_lifecycle_rule_is_added_next_to_other_rules_and_idempotent(tmp_path, s3
     result = run(tmp_path, s3_server, **args)
     assert (result["changed"], result["lifecycle_changed"]) == (False, False)
 
-    result = run(tmp_path, s3_server, **dict(args, lifecycle_days=45))
+    result = run(tmp_path, s3_server, **(args | {"lifecycle_days": 45}))
     assert (result["changed"], result["lifecycle_changed"]) == (True, True)
     assert client.get_bucket_lifecycle_configuration(Bucket=s3_bucket)["Rules"] == [
         other, dict(rule, Expiration={"Days": 45})]

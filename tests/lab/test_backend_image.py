@@ -44,7 +44,7 @@ class Stack:
         return name
 
     def migrate(self):
-        _, args = self._backend()
+        _name, args = self._backend()
         return docker("run", *args, "python3", "/app/app.py", "migrate", check=False)
 
 
@@ -86,7 +86,7 @@ def health_from_inside(name, timeout=30):
 
 
 def test_migrate_task_runs_twice(stack):
-    for _ in range(2):
+    for _round in range(2):
         result = stack.migrate()
         assert result.returncode == 0, result.stderr
         assert "stack-secret" not in result.stdout + result.stderr

@@ -175,8 +175,7 @@ def test_tenant_endpoints_return_only_that_company(start_backend, postgres_serve
         status, rows = backend.get(f"/api/companies/{company_id}/{kind}")
         assert status == 200
         assert {row["company_id"] for row in rows} == {company_id}
-        assert [row["id"] for row in rows] == company_ids(postgres_server, seeded_db, table,
-                                                         company_id, order)
+        assert [row["id"] for row in rows] == company_ids(postgres_server, seeded_db, table, company_id, order)
 
 
 def test_unknown_company_and_path_are_404(start_backend):
@@ -226,7 +225,7 @@ def test_pool_never_opens_more_than_db_pool_size(start_backend, postgres_server,
         with locker.cursor() as cur:
             cur.execute("LOCK TABLE clients IN ACCESS EXCLUSIVE MODE")
         threads = [threading.Thread(target=lambda: statuses.append(
-            backend.get("/api/companies/1/clients", timeout=30)[0])) for _ in range(requests)]
+            backend.get("/api/companies/1/clients", timeout=30)[0])) for _request in range(requests)]
         for thread in threads:
             thread.start()
         samples = []
@@ -256,7 +255,7 @@ def test_idle_connections_are_kept_for_the_next_requests(start_backend, postgres
         with locker.cursor() as cur:
             cur.execute("LOCK TABLE clients IN ACCESS EXCLUSIVE MODE")
         threads = [threading.Thread(target=backend.get, args=("/api/companies/1/clients",),
-                                    kwargs={"timeout": 30}) for _ in range(pool_size)]
+                                    kwargs={"timeout": 30}) for _connection in range(pool_size)]
         for thread in threads:
             thread.start()
         deadline = time.monotonic() + 10
@@ -269,7 +268,7 @@ def test_idle_connections_are_kept_for_the_next_requests(start_backend, postgres
     for thread in threads:
         thread.join(timeout=30)
     before = backend_pids(postgres_server, app_name)
-    for _ in range(5):
+    for _round in range(5):
         assert backend.get("/api/companies/1/clients")[0] == 200
     assert len(before) == pool_size
     assert backend_pids(postgres_server, app_name) == before
@@ -334,9 +333,9 @@ def test_sigterm_stops_the_service_promptly(start_backend):
 def test_migrate_is_idempotent(postgres_server, seeded_db):
     environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
                    "DATABASE_URL": postgres_server.url(seeded_db)}
-    for _ in range(2):
+    for _round in range(2):
         result = subprocess.run([sys.executable, APP, "migrate"], env=environment,
-                                capture_output=True, text=True, timeout=60)
+                                capture_output=True, text=True, timeout=60, check=False)
         assert result.returncode == 0, result.stderr
         assert postgres_server.password not in result.stdout + result.stderr
     conn = postgres_server.connect(seeded_db)
@@ -370,7 +369,7 @@ NEW_CLIENT = {"name": "Escritorio Teste", "document": "12.345.678/0001-90"}
 def test_state_changing_requests_without_a_good_csrf_token_are_403(start_backend,
                                                                    postgres_server, writable_db):
     backend = start_backend(DATABASE_URL=postgres_server.url(writable_db))
-    token, _ = backend.csrf()
+    token, _headers = backend.csrf()
     nonce = token.split(".")[0]
     forged = f"{nonce}.{'0' * 64}"
     before = client_count(postgres_server, writable_db)
@@ -383,7 +382,7 @@ def test_state_changing_requests_without_a_good_csrf_token_are_403(start_backend
         "not ASCII": {"X-CSRF-Token": "\u00e9", "Cookie": "csrf_token=x"},
     }
     for case, headers in refusals.items():
-        status, body, _ = backend.request("POST", "/api/companies/1/clients", NEW_CLIENT, headers)
+        status, body, _headers = backend.request("POST", "/api/companies/1/clients", NEW_CLIENT, headers)
         assert (status, body["error"].split(":")[0]) in {
             (403, "CSRF token missing"), (403, "CSRF token invalid")}, case
     for method in ("PUT", "PATCH", "DELETE"):
@@ -394,9 +393,9 @@ def test_state_changing_requests_without_a_good_csrf_token_are_403(start_backend
 
 def test_a_csrf_token_lets_a_client_be_created(start_backend, postgres_server, writable_db):
     backend = start_backend(DATABASE_URL=postgres_server.url(writable_db))
-    _, headers = backend.csrf()
+    _token, headers = backend.csrf()
     before = client_count(postgres_server, writable_db)
-    status, row, _ = backend.request("POST", "/api/companies/2/clients", NEW_CLIENT, headers)
+    status, row, _headers = backend.request("POST", "/api/companies/2/clients", NEW_CLIENT, headers)
     assert status == 201
     assert (row["company_id"], row["name"], row["document"]) == (2, *NEW_CLIENT.values())
     assert client_count(postgres_server, writable_db) == before + 1
@@ -416,12 +415,12 @@ def test_csrf_tokens_hold_across_replicas_with_the_same_key(start_backend):
     first, second = start_backend(CSRF_SECRET=key), start_backend(CSRF_SECRET=key)
     other = start_backend(CSRF_SECRET="another-key")
     default_a, default_b = start_backend(), start_backend()
-    _, headers = first.csrf()
+    _token, headers = first.csrf()
     # Past the CSRF check, a missing body field is the next answer (400, not 403).
     assert second.request("POST", "/api/companies/1/clients", {}, headers)[0] == 400
     assert other.request("POST", "/api/companies/1/clients", {}, headers)[0] == 403
     # Without CSRF_SECRET the key comes from the database URL, the same for both.
-    _, headers = default_a.csrf()
+    _token, headers = default_a.csrf()
     assert default_b.request("POST", "/api/companies/1/clients", {}, headers)[0] == 400
     for backend in (first, second, other):
         backend.stop()

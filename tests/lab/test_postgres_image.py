@@ -17,7 +17,7 @@ IMAGE = os.environ.get("ADVWELL_POSTGRES_IMAGE", "advwell/postgres:15-lab")
 
 
 def docker(*args, check=True, timeout=120):
-    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=False)
     if check and result.returncode != 0:
         raise AssertionError(f"docker {' '.join(args)}: {result.stderr}")
     return result

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Stand-in for the AdvWell backend: the same configuration, health check and
 tenant-scoped reads as the real service, small enough to read in one sitting.
 
@@ -245,7 +244,7 @@ def make_redis_client():
 
 
 def parse_host_port(text):
-    host, _, port = text.strip().rpartition(":")
+    host, _sep, port = text.strip().rpartition(":")
     return host, int(port)
 
 
@@ -288,7 +287,7 @@ class CsrfTokens:
         # compare_digest takes str only when it is ASCII; bytes always.
         if not hmac.compare_digest(header_token.encode(), cookie_token.encode()):
             return f"CSRF token invalid: the {CSRF_HEADER} header and the cookie differ"
-        nonce, _, signature = header_token.partition(".")
+        nonce, _sep, signature = header_token.partition(".")
         if not hmac.compare_digest(signature.encode(), self._sign(nonce).encode()):
             return "CSRF token invalid: not issued by this service"
         return None
@@ -456,7 +455,7 @@ class Handler(BaseHTTPRequestHandler):
     def stats(self):
         counts = " UNION ALL ".join(
             f"SELECT '{table}', count(*) FROM public.{table}" for table in TABLES)
-        return {table: count for table, count in self.app.database.query(counts)}
+        return dict(self.app.database.query(counts))
 
     def tenant_rows(self, company_id, kind):
         database = self.app.database

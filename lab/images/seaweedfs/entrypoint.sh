@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # One SeaweedFS server (master, volume, filer, S3 on :8333) with one identity from
 # S3_ACCESS_KEY/S3_SECRET_KEY, and the buckets named in S3_BUCKETS (comma-separated).
 set -euo pipefail

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """The parts of the backup and restore scripts that are easier in Python: the manifest,
 the free-space check, the encrypted and verified S3 upload of every backup not yet
 uploaded, local retention (uploaded backups only) and S3 retention (the code of the
@@ -58,7 +57,7 @@ def manifest(args):
     with open(args.tables) as handle:
         tables = json.load(handle)
     files = {}
-    for root, _, names in os.walk(args.dir):
+    for root, _dirs, names in os.walk(args.dir):
         for name in sorted(names):
             path = os.path.join(root, name)
             relative = os.path.relpath(path, args.dir)
@@ -107,7 +106,7 @@ def local_retention(args):
     a backup that has not reached S3 is the only copy there is."""
     backups = good_backups(args.dir)
     cutoff = datetime.now(timezone.utc) - timedelta(days=args.days)
-    waiting = [path for _, path in backups if not is_uploaded(path)]
+    waiting = [path for _created, path in backups if not is_uploaded(path)]
     if waiting:
         print(f"keeping {len(waiting)} local backup(s) not yet in S3: "
               + ", ".join(os.path.basename(path) for path in reversed(waiting)), file=sys.stderr)
@@ -120,7 +119,7 @@ def local_retention(args):
 
 
 def directory_size(path):
-    return sum(os.path.getsize(os.path.join(root, name)) for root, _, names in os.walk(path) for name in names)
+    return sum(os.path.getsize(os.path.join(root, name)) for root, _dirs, names in os.walk(path) for name in names)
 
 
 def space_check(args):
@@ -164,14 +163,13 @@ def s3_client():
 def split_url(url):
     if not url.startswith("s3://"):
         raise SystemExit(f"not an s3:// URL: {url}")
-    bucket, _, key = url[5:].partition("/")
+    bucket, _sep, key = url[5:].partition("/")
     return bucket, key
 
 
 def parts(path, size):
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(size), b""):
-            yield block
+        yield from iter(lambda: handle.read(size), b"")
 
 
 def upload_file(client, path, bucket, key):
@@ -224,7 +222,7 @@ def encrypt(directory, name, recipients, archive):
     tar = subprocess.Popen(["tar", "-C", directory, "-cf", "-", name], stdout=subprocess.PIPE)
     try:
         age = subprocess.run([age_binary(), "--encrypt", "--recipients-file", recipients, "--output", archive],
-                             stdin=tar.stdout, stderr=subprocess.PIPE, text=True)
+                             stdin=tar.stdout, stderr=subprocess.PIPE, text=True, check=False)
     finally:
         tar.stdout.close()
         tar_status = tar.wait()
@@ -250,9 +248,9 @@ def upload_pending(args):
         print("every local backup is in S3", file=sys.stderr)
         return
     print(f"{len(pending)} backup(s) to upload, oldest first: "
-          + ", ".join(os.path.basename(path) for _, path in pending), file=sys.stderr)
+          + ", ".join(os.path.basename(path) for _created, path in pending), file=sys.stderr)
     client = s3_client()
-    for _, path in pending:
+    for _created, path in pending:
         name = os.path.basename(path)
         archive = os.path.join(args.dir, name + SUFFIX + ".partial")
         try:
@@ -400,7 +398,7 @@ def verify_files(args):
         raise SystemExit(f"{args.dir}: no readable manifest ({error})") from None
     problems = []
     present = set()
-    for root, _, names in os.walk(args.dir):
+    for root, _dirs, names in os.walk(args.dir):
         for name in names:
             present.add(os.path.relpath(os.path.join(root, name), args.dir))
     for relative, wanted in sorted(listed.items()):
@@ -468,7 +466,7 @@ def main():
         for positional in positionals:
             command.add_argument(positional)
         for option in options:
-            flag, _, kind = option.partition(":")
+            flag, _sep, kind = option.partition(":")
             command.add_argument(flag, required=True, type={"int": int, "float": float}.get(kind, str))
         command.set_defaults(run=function)
     commands.choices["list"].add_argument("--s3-url")
