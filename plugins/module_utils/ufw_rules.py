@@ -5,7 +5,8 @@
     ufw allow from 203.0.113.10 to any port 5432 proto tcp
 Each rule is reduced to a key (action, port, proto, source) that a declared rule
 also produces; rules whose key is not declared are returned with the words that
-`ufw delete` needs to remove them.
+`ufw delete` needs to remove them; declared rules the host does not have are returned
+as they were declared (the status board's check that UFW is as declared).
 """
 import shlex
 
@@ -62,3 +63,9 @@ def undeclared_rules(show_added_text, declared):
     wanted = {declared_key(rule) for rule in declared}
     return [_strip_comment(words) for words in parse_added(show_added_text)
             if rule_key(words) not in wanted]
+
+
+def missing_rules(show_added_text, declared):
+    """Declared rules that `ufw show added` does not list, as they were declared."""
+    present = {rule_key(words) for words in parse_added(show_added_text)}
+    return [rule for rule in declared if declared_key(rule) not in present]

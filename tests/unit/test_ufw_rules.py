@@ -1,5 +1,5 @@
 from ansible_collections.advwell.platform.plugins.module_utils.ufw_rules import (
-    declared_key, parse_added, rule_key, undeclared_rules)
+    declared_key, missing_rules, parse_added, rule_key, undeclared_rules)
 
 SHOW_ADDED = """Added user rules (see 'ufw status' for running firewall):
 ufw allow 22/tcp comment 'advwell ssh'
@@ -51,3 +51,10 @@ def test_nothing_to_delete_when_host_matches_declaration():
 
 def test_port_without_protocol_differs_from_tcp_port():
     assert undeclared_rules("ufw allow 22\n", DECLARED) == [["allow", "22"]]
+
+
+def test_declared_rules_the_host_lacks_are_missing():
+    assert missing_rules(SHOW_ADDED, DECLARED) == []
+    declared = DECLARED + [{"port": 9187, "proto": "tcp", "from": "203.0.113.10"}, {"port": 22, "proto": "udp"}]
+    assert missing_rules(SHOW_ADDED, declared) == declared[2:]
+    assert missing_rules("", DECLARED) == DECLARED
