@@ -1,0 +1,64 @@
+"""The lookup advwell.platform.role_vars: a host's variables as the collection's roles see
+them there (their defaults under the inventory, their vars over it, extra vars over all)."""
+import json
+import sys
+
+from .ansible_run import ansible
+
+INVENTORY = {
+    "all": {
+        "vars": {"advwell_db_address": "198.51.100.20"},
+        "children": {
+            "app_vps": {"hosts": {"app-vps": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}}},
+            "db_vps": {"hosts": {"db-vps": {
+                # The inventory overrides a default; another default is built on it.
+                "db_vps_deploy_dir": "/srv/advwell-db",
+                "db_backup_s3_bucket": "{{ 'bucket-of-' ~ inventory_hostname }}",
+            }}},
+        },
+    },
+}
+
+
+def lookup(tmp_path, expression, *extra):
+    (tmp_path / "hosts.json").write_text(json.dumps(INVENTORY))
+    result_file = tmp_path / "result.json"
+    playbook = [{"hosts": "app-vps", "gather_facts": False, "tasks": [{
+        "ansible.builtin.copy": {"content": "{{ (" + expression + ") | to_json }}", "dest": str(result_file),
+                                 "mode": "0600"}}]}]
+    (tmp_path / "play.yml").write_text(json.dumps(playbook))
+    run = ansible("ansible-playbook", "-i", str(tmp_path / "hosts.json"), str(tmp_path / "play.yml"), *extra)
+    return (json.loads(result_file.read_text()) if run.returncode == 0 else None), run
+
+
+def test_another_hosts_values_from_the_defaults_under_its_inventory(tmp_path):
+    values, run = lookup(tmp_path, "lookup('advwell.platform.role_vars', 'db_vps_deploy_dir', ['db_backup_restore_script', "
+                                   "'db_backup_s3_bucket', 'db_vps_tls_dir', 'db_vps_container', 'db_backup_s3_prefix'], "
+                                   "host='db-vps', roles=['db_vps', 'db_backup'])")
+    assert values == {
+        "db_vps_deploy_dir": "/srv/advwell-db",                           # the inventory's
+        "db_backup_restore_script": "/root/advwell-db/scripts/restore.sh",  # db_backup's own deploy dir
+        "db_backup_s3_bucket": "bucket-of-db-vps",                        # templated as that host
+        "db_vps_tls_dir": "/srv/advwell-db/config/tls",                  # the role's vars, on the inventory
+        "db_vps_container": "advwell-postgres",                           # a default
+        "db_backup_s3_prefix": "backups/postgresql/",
+    }, run.stdout + run.stderr
+
+
+def test_extra_vars_win(tmp_path):
+    values, run = lookup(tmp_path, "lookup('advwell.platform.role_vars', 'db_vps_deploy_dir', host='db-vps', roles=['db_vps'])",
+                         "-e", "db_vps_deploy_dir=/opt/db")
+    assert values == {"db_vps_deploy_dir": "/opt/db"}, run.stdout + run.stderr
+
+
+def test_unknown_names_hosts_and_roles_are_errors(tmp_path):
+    for expression, message in [
+        ("lookup('advwell.platform.role_vars', 'db_vps_nothing', host='db-vps', roles=['db_vps'])",
+         "role_vars: db_vps_nothing is not defined on db-vps"),
+        ("lookup('advwell.platform.role_vars', 'db_vps_container', host='nowhere', roles=['db_vps'])",
+         "role_vars: 'nowhere' is not a host of the inventory"),
+        ("lookup('advwell.platform.role_vars', 'db_vps_container', host='db-vps', roles=['db_nothing'])",
+         "role_vars: no role 'db_nothing' in this collection"),
+    ]:
+        values, run = lookup(tmp_path, expression)
+        assert values is None and message in run.stdout + run.stderr, run.stdout + run.stderr
