@@ -103,13 +103,15 @@ def bar(percent, width=BAR_WIDTH):
 
 
 def _mark(phase):
+    """CONCLUÍDO, or the first failing check's name (and how many more fail; all are listed below)."""
     if phase["percent"] == 100:
         return DONE
-    return f"{NONE if phase['passed'] == 0 else PARTIAL} {', '.join(phase['failing'])}"
+    more = len(phase["failing"]) - 1
+    return f"{NONE if phase['passed'] == 0 else PARTIAL} {phase['failing'][0]}" + (f" (+{more})" if more else "")
 
 
 def render(phases, percent, generated_at=None):
-    """The board's lines: a box as the seed's, each phase with its bar, then what fails."""
+    """The board's lines: a box as the seed's, each phase with its bar, then every failing check."""
     labels = [f"Fase {phase['phase']}: {phase['title']}" for phase in phases]
     label_width = max((len(label) for label in labels), default=0) + 3
     rows = [f"{label:<{label_width}}{bar(phase['percent'])} {phase['percent']:>3}% {_mark(phase)}"
