@@ -296,3 +296,17 @@ def test_capacity_rejects_bad_input_before_any_request(tmp_path, case, variables
         "capacity_url": "http://127.0.0.1:8080/api/companies/1/clients", **variables})
     assert_rejected_before_changes(result, message, "Measure the generator's own ceiling")
     assert "Nothing was sent" in result.stdout + result.stderr
+
+
+BAD_STATUS = [
+    ("gate above 100", {"status_fail_below": 101}, "status_fail_below: must be from 0 to 100, got 101"),
+    ("phase without a title", {"status_phases": [4, 9]}, "status_phases: 4, 9 must be phases with a title in status_titles"),
+    ("no offices", {"status_offices": 0}, "status_offices: must be more than 0, got 0"),
+    ("phase not a number", {"status_phases": ["four"]}, "status_phases"),
+]
+
+
+@pytest.mark.parametrize("case,variables,message", BAD_STATUS, ids=[c[0] for c in BAD_STATUS])
+def test_status_rejects_bad_input_before_any_check(tmp_path, case, variables, message):
+    result = run_role(tmp_path, "status", "main", variables)
+    assert_rejected_before_changes(result, message, "Ask whether the host answers")
