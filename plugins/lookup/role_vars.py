@@ -1,8 +1,6 @@
+# Copyright: (c) 2026, AdvWell platform engineers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Lookup: variables as this collection's roles see them on a host of the inventory."""
-import os
-
-from ansible.errors import AnsibleLookupError
-from ansible.plugins.lookup import LookupBase
 
 DOCUMENTATION = r"""
 name: role_vars
@@ -50,6 +48,11 @@ _raw:
   type: list
   elements: dict
 """
+
+import os
+
+from ansible.errors import AnsibleLookupError
+from ansible.plugins.lookup import LookupBase
 
 ROLES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "roles")
 

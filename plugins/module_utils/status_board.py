@@ -96,7 +96,7 @@ def overall_percent(phases):
     return _percent(sum((phase["share"] for phase in phases), Fraction(0)) / len(phases))
 
 
-def bar(percent, width=BAR_WIDTH):
+def progress_bar(percent, width=BAR_WIDTH):
     """`width` cells, one full block per 100/width percent reached (rounded down)."""
     filled = min(width, max(0, int(percent) * width // 100))
     return FULL * filled + EMPTY * (width - filled)
@@ -114,7 +114,7 @@ def render(phases, percent, generated_at=None):
     """The board's lines: a box as the seed's, each phase with its bar, then every failing check."""
     labels = [f"Fase {phase['phase']}: {phase['title']}" for phase in phases]
     label_width = max((len(label) for label in labels), default=0) + 3
-    rows = [f"{label:<{label_width}}{bar(phase['percent'])} {phase['percent']:>3}% {_mark(phase)}"
+    rows = [f"{label:<{label_width}}{progress_bar(phase['percent'])} {phase['percent']:>3}% {_mark(phase)}"
             for label, phase in zip(labels, phases)]
     title = f"PROGRESSO GERAL: {percent}% CONCLUÍDO"
     inner = max([len(title)] + [len(row) for row in rows]) + 4

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from ansible_collections.advwell.platform.plugins.module_utils.status_board import (
-    StatusBoardError, bar, status_board)
+    StatusBoardError, progress_bar, status_board)
 
 TITLES = {1: "Preparação VPS", 2: "Migração PostgreSQL", 3: "Otimizações", 4: "Segurança", 5: "Backups",
           6: "Monitoramento", 7: "Escalabilidade", 8: "Documentação"}
@@ -114,7 +114,7 @@ def test_the_document_is_json_and_string_phase_numbers_are_accepted():
 
 @pytest.mark.parametrize("percent,cells", [(0, 0), (4, 0), (5, 1), (50, 10), (94, 18), (95, 19), (99, 19), (100, 20)])
 def test_bar_cells_round_down(percent, cells):
-    assert bar(percent) == "█" * cells + "░" * (20 - cells)
+    assert progress_bar(percent) == "█" * cells + "░" * (20 - cells)
 
 
 @pytest.mark.parametrize("checks,titles,message", [
