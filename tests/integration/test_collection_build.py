@@ -20,6 +20,12 @@ def test_build_leaves_out_tests_molecule_and_lab(tmp_path):
         assert excluded not in top, excluded
     assert not any(name.startswith("inventory/lab") for name in names)
     assert "inventory/production/hosts.yml" in names
+    # The changelog ships; antsibull-changelog's plugin cache and the execution environment's
+    # definition (ansible-builder would take it for this collection's own requirements) do not.
+    assert {"CHANGELOG.md", "changelogs/changelog.yaml", "changelogs/config.yaml", "bindep.txt"} <= set(names)
+    for excluded in ("changelogs/.plugin-cache.yaml", "meta/execution-environment.yml",
+                     "meta/ee-requirements.txt", "meta/ee-requirements.yml"):
+        assert excluded not in names, excluded
 
 
 def plugin_names(kind, suffix):
