@@ -44,24 +44,31 @@ def _result(passed, detail):
 
 
 def backup_fresh(metrics_text, now, max_age_hours):
-    """The last backup succeeded and finished within ``max_age_hours`` of ``now`` (seconds)."""
+    """The last backup succeeded and finished within ``max_age_hours`` of ``now`` (seconds).
+
+    Besides ``passed`` and ``detail``: ``succeeded`` (the last run's result) and ``recent`` (a
+    successful run ended within the bound), which the status board shows as two checks."""
     bound = f"last backup within {max_age_hours:g} h"
     if metrics_text is None:
-        return _result(False, f"{bound}: no - no backup has run (no metrics file)")
+        return _backup(False, False, f"{bound}: no - no backup has run (no metrics file)")
     samples = textfile_samples(metrics_text)
     last = _named(samples, "advwell_backup_last_success_timestamp_seconds")
     success = _named(samples, "advwell_backup_success")
     if not last or not last[0]:
-        return _result(False, f"{bound}: no - no backup has succeeded yet")
-    fresh = now - last[0] <= max_age_hours * 3600
+        return _backup(False, False, f"{bound}: no - no backup has succeeded yet")
+    recent = now - last[0] <= max_age_hours * 3600
+    answer = f"{bound}: {'yes' if recent else 'no'}"
     failed = [key for key, value in samples.items() if key.startswith("advwell_backup_success") and value != 1]
     if failed:
         stage = re.search(r'stage="([^"]*)"', failed[0])
-        return _result(False, f"{bound}: {'yes' if fresh else 'no'}; the last run failed"
-                              f"{' at stage ' + stage.group(1) if stage else ''}")
+        return _backup(False, recent, f"{answer}; the last run failed{' at stage ' + stage.group(1) if stage else ''}")
     if not success:
-        return _result(False, f"{bound}: {'yes' if fresh else 'no'}; no result of the last run")
-    return _result(fresh, f"{bound}: {'yes' if fresh else 'no'}; the last run succeeded")
+        return _backup(False, recent, f"{answer}; no result of the last run")
+    return _backup(True, recent, f"{answer}; the last run succeeded")
+
+
+def _backup(succeeded, recent, detail):
+    return {**_result(succeeded and recent, detail), "succeeded": succeeded, "recent": recent}
 
 
 def drill_passed(metrics_text, now, max_age_days):
@@ -106,15 +113,21 @@ def rollout_budget(replicas, pool_size, max_connections, extra_tasks, exporter=0
                                     f"at most {steady['max_replicas']} replicas fit")
 
 
+def backup_checks(backup_metrics, drill_metrics, now, backup_max_age_hours, drill_max_age_days):
+    """The last backup (backup_fresh) and the last restore drill (drill_passed), by name."""
+    return {
+        "backup": backup_fresh(backup_metrics, float(now), float(backup_max_age_hours)),
+        "drill": drill_passed(drill_metrics, float(now), float(drill_max_age_days)),
+    }
+
+
 def deploy_checks(backup_metrics, drill_metrics, alerts, now, backup_max_age_hours, drill_max_age_days,
                   budget):
     """Every automated check of the deploy checklist, by name. ``budget`` holds
     rollout_budget's arguments; ``alerts`` may be None when Alertmanager did not answer."""
-    checks = {
-        "backup": backup_fresh(backup_metrics, float(now), float(backup_max_age_hours)),
-        "drill": drill_passed(drill_metrics, float(now), float(drill_max_age_days)),
+    return {
+        **backup_checks(backup_metrics, drill_metrics, now, backup_max_age_hours, drill_max_age_days),
         "alerts": (_result(False, "alerts firing: unknown - Alertmanager did not answer") if alerts is None
                    else no_alert_firing(alerts)),
         "budget": rollout_budget(**budget),
     }
-    return checks

@@ -34,22 +34,39 @@ def plugin_names(kind, suffix):
                   if name.endswith(suffix) and not name.startswith("_"))
 
 
-@pytest.mark.parametrize("plugin_type, name", [("module", name) for name in plugin_names("modules", ".py")]
-                         + [("filter", name) for name in plugin_names("filter", ".yml")]
-                         + [("test", name) for name in plugin_names("test", ".yml")])
-def test_ansible_doc_renders(plugin_type, name):
-    result = ansible("ansible-doc", "--json", "-t", plugin_type, name)
-    assert result.returncode == 0 and "ERROR" not in result.stderr, result.stderr
-    doc = json.loads(result.stdout)[name]["doc"]
+PLUGINS = {"module": plugin_names("modules", ".py"), "filter": plugin_names("filter", ".yml"),
+           "test": plugin_names("test", ".yml"), "role": [f"advwell.platform.{role}" for role in
+                                                    sorted(os.listdir(os.path.join(REPO_ROOT, "roles")))]}
+
+
+@pytest.fixture(scope="module")
+def rendered():
+    """ansible-doc's JSON of every plugin of each type, one call per type (a call costs
+    seconds of start-up; a failure to render one plugin still fails that plugin's test)."""
+    docs = {}
+    for plugin_type, names in PLUGINS.items():
+        result = ansible("ansible-doc", "--json", "-t", plugin_type, *names)
+        docs[plugin_type] = (json.loads(result.stdout or "{}"), result.stderr)
+    return docs
+
+
+def rendered_doc(rendered, plugin_type, name):
+    docs, stderr = rendered[plugin_type]
+    assert name in docs, stderr
+    assert name not in stderr, stderr
+    return docs[name]
+
+
+@pytest.mark.parametrize("plugin_type, name", [(plugin_type, name) for plugin_type in ("module", "filter", "test")
+                                               for name in PLUGINS[plugin_type]])
+def test_ansible_doc_renders(rendered, plugin_type, name):
+    doc = rendered_doc(rendered, plugin_type, name)["doc"]
     assert doc["short_description"] and doc.get("description"), name
 
 
-@pytest.mark.parametrize("role", sorted(os.listdir(os.path.join(REPO_ROOT, "roles"))))
-def test_ansible_doc_renders_every_role_entry_point(role):
-    name = f"advwell.platform.{role}"
-    result = ansible("ansible-doc", "--json", "-t", "role", name)
-    assert result.returncode == 0 and "ERROR" not in result.stderr, result.stderr
-    entry_points = json.loads(result.stdout)[name]["entry_points"]
+@pytest.mark.parametrize("name", PLUGINS["role"])
+def test_ansible_doc_renders_every_role_entry_point(rendered, name):
+    entry_points = rendered_doc(rendered, "role", name)["entry_points"]
     assert "main" in entry_points
     for entry, spec in entry_points.items():
         assert spec["short_description"] and spec.get("options"), f"{name} {entry}"

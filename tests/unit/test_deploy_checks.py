@@ -2,7 +2,7 @@
 import pytest
 
 from ansible_collections.advwell.platform.plugins.module_utils.deploy_checks import (
-    CheckError, backup_fresh, deploy_checks, drill_passed, no_alert_firing, rollout_budget, textfile_samples)
+    CheckError, backup_checks, backup_fresh, deploy_checks, drill_passed, no_alert_firing, rollout_budget, textfile_samples)
 
 NOW = 1_800_000_000.0
 HOUR = 3600
@@ -30,17 +30,27 @@ def test_samples_of_a_text_file():
 def test_a_fresh_backup_passes_and_the_detail_does_not_age():
     one = backup_fresh(backup_prom(NOW - HOUR), NOW, 26)
     other = backup_fresh(backup_prom(NOW - 20 * HOUR), NOW, 26)
-    assert one == other == {"passed": True, "detail": "last backup within 26 h: yes; the last run succeeded"}
+    assert one == other == {"passed": True, "detail": "last backup within 26 h: yes; the last run succeeded",
+                            "succeeded": True, "recent": True}
 
 
-@pytest.mark.parametrize("text,detail", [
-    (backup_prom(NOW - 27 * HOUR), "last backup within 26 h: no; the last run succeeded"),
-    (backup_prom(NOW - HOUR, 0, "upload"), "last backup within 26 h: yes; the last run failed at stage upload"),
-    (backup_prom(0, 0, "space"), "last backup within 26 h: no - no backup has succeeded yet"),
-    (None, "last backup within 26 h: no - no backup has run (no metrics file)"),
+# succeeded and recent: the status board's two checks ("ÚLTIMO BACKUP FALHOU", "... COM MAIS DE 26 H").
+@pytest.mark.parametrize("text,detail,succeeded,recent", [
+    (backup_prom(NOW - 27 * HOUR), "last backup within 26 h: no; the last run succeeded", True, False),
+    (backup_prom(NOW - HOUR, 0, "upload"), "last backup within 26 h: yes; the last run failed at stage upload",
+     False, True),
+    (backup_prom(0, 0, "space"), "last backup within 26 h: no - no backup has succeeded yet", False, False),
+    (None, "last backup within 26 h: no - no backup has run (no metrics file)", False, False),
 ], ids=["too old", "last run failed", "never succeeded", "never ran"])
-def test_a_stale_failed_or_missing_backup_fails(text, detail):
-    assert backup_fresh(text, NOW, 26) == {"passed": False, "detail": detail}
+def test_a_stale_failed_or_missing_backup_fails(text, detail, succeeded, recent):
+    assert backup_fresh(text, NOW, 26) == {"passed": False, "detail": detail, "succeeded": succeeded, "recent": recent}
+
+
+def test_backup_checks_are_the_deploy_checks_backup_and_drill():
+    budget = {"replicas": 3, "pool_size": 25, "max_connections": 500, "extra_tasks": 1}
+    checks = deploy_checks(backup_prom(NOW - HOUR, 0, "upload"), drill_prom(1, NOW - 86400), [], NOW, 26, 8, budget)
+    assert backup_checks(backup_prom(NOW - HOUR, 0, "upload"), drill_prom(1, NOW - 86400), NOW, 26, 8) == {
+        "backup": checks["backup"], "drill": checks["drill"]}
 
 
 def test_the_drill():
