@@ -1,5 +1,7 @@
 """Runs ansible-playbook / ansible-inventory from the checkout for tests."""
+import json
 import os
+import re
 import subprocess
 import sys
 
@@ -7,12 +9,17 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__fi
 BIN = os.path.dirname(sys.executable)
 
 
-def ansible(tool, *args, cwd=REPO_ROOT, env=None):
+def ansible(tool, *args, cwd=REPO_ROOT, env=None, merge_stderr=False):
+    """Runs an ansible tool of the virtualenv. With merge_stderr, its errors are in stdout
+    where it printed them (stderr is then "")."""
     full_env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO_ROOT, "ansible.cfg"),
                     ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
     full_env.update(env or {})
-    return subprocess.run([os.path.join(BIN, tool), *args], cwd=cwd, env=full_env,
-                          capture_output=True, text=True, timeout=600, check=False)
+    run = subprocess.run([os.path.join(BIN, tool), *args], cwd=cwd, env=full_env, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
+                         text=True, timeout=600, check=False)
+    run.stderr = run.stderr or ""
+    return run
 
 
 def run_module(tmp_path, module, args, check_mode=False, verbosity="-v", host=None,
@@ -23,7 +30,6 @@ def run_module(tmp_path, module, args, check_mode=False, verbosity="-v", host=No
     `connection` (by default inside the Docker container named `host`, with the container's
     `interpreter`); the result is still kept on this machine. `diff` is --diff for the task.
     """
-    import json
 
     result_file = tmp_path / "result.json"
     result_file.unlink(missing_ok=True)
@@ -61,27 +67,66 @@ def run_module(tmp_path, module, args, check_mode=False, verbosity="-v", host=No
     return json.loads(result_file.read_text()), run
 
 
-ROLE_PLAYBOOK = """
-- hosts: localhost
-  connection: local
-  gather_facts: false
-  vars:
-    ansible_python_interpreter: {interpreter}
-  tasks:
-    - ansible.builtin.include_role:
-        name: advwell.platform.{role}
-        tasks_from: {entry}
-"""
+# A host's result line in the default callback's output, e.g. "fatal: [firewall-1]: FAILED! => ...".
+RESULT_LINE = re.compile(r"^(ok|changed|skipping|fatal|failed|rescued|ignored): \[([^\]]+)\]")
 
 
-def run_role(tmp_path, role, entry, variables, check_mode=False):
-    """Runs one entry point of a collection role on this machine, with `variables` as extra vars."""
-    import json
+def run_roles(tmp_path, cases, check_mode=False):
+    """Runs entry points of collection roles on this machine, every case in one ansible-playbook.
 
-    playbook = tmp_path / "play.yml"
-    # This Python (it has the collection's requirements), not whatever interpreter discovery finds.
-    playbook.write_text(ROLE_PLAYBOOK.format(role=role, entry=entry, interpreter=sys.executable))
-    extra = tmp_path / "vars.json"
-    extra.write_text(json.dumps(variables))
-    return ansible("ansible-playbook", *(["--check"] if check_mode else []), "-i", "localhost,", str(playbook),
-                   "-e", f"@{extra}")
+    `cases` maps a host name to (role, entry, variables); the variables are the host's, which
+    take precedence over the role's defaults. Returns ({host: [its task results, in order]},
+    the run). A result is {"task", "status", "text"}: the task's name, the word the default
+    callback begins the host's line with (ok, changed, skipping, fatal ...; a loop's is failed
+    when an item failed), and what it printed for the host, the error lines before the result
+    included (ansible-core 2.19 prints a failed task's message there even when its result is
+    hidden by no_log). It prints an error it has printed before only once, so cases that fail
+    with the same message need messages of their own (the message names what is wrong).
+    """
+
+    hosts = {host: {"ansible_connection": "local",
+                    # This Python (it has the collection's requirements), not whatever discovery finds.
+                    "ansible_python_interpreter": sys.executable,
+                    "case_entry_point": f"{role}/{entry}", **variables}
+             for host, (role, entry, variables) in cases.items()}
+    # One include per entry point, each for its own hosts: one include_role whose name and
+    # tasks_from were templated per host would run every host the first host's entry point.
+    playbook = [{
+        "name": "Run each case's role entry point",
+        "hosts": "all",
+        "gather_facts": False,
+        "tasks": [{"name": f"Run {entry_point}",
+                   "ansible.builtin.include_role": {"name": f"advwell.platform.{entry_point.split('/')[0]}",
+                                                    "tasks_from": entry_point.split("/")[1]},
+                   "when": f"case_entry_point == '{entry_point}'"}
+                  for entry_point in sorted({host["case_entry_point"] for host in hosts.values()})],
+    }]
+    inventory_file = tmp_path / "cases.json"  # JSON is YAML
+    inventory_file.write_text(json.dumps({"all": {"hosts": hosts}}))
+    playbook_file = tmp_path / "roles.json"
+    playbook_file.write_text(json.dumps(playbook))
+    # The error lines go with the results they precede: one stream.
+    run = ansible("ansible-playbook", *(["--check"] if check_mode else []), "-i", str(inventory_file),
+                  str(playbook_file), merge_stderr=True)
+    results = {host: [] for host in cases}
+    task, pending, current = None, [], None
+    for line in run.stdout.splitlines():
+        if line.startswith(("TASK [", "PLAY [", "PLAY RECAP")):
+            task, pending, current = line.partition("[")[2].rpartition("]")[0], [], None
+        elif (match := RESULT_LINE.match(line)) and match.group(2) in results:
+            status, host_results, text = match.group(1), results[match.group(2)], "\n".join([*pending, line])
+            pending = []
+            if host_results and host_results[-1]["task"] == task:  # a loop's next item
+                current = host_results[-1]
+                current["text"] += "\n" + text
+                if status in ("fatal", "failed"):
+                    current["status"] = status
+                continue
+            current = {"task": task, "status": status, "text": text}
+            host_results.append(current)
+        elif current is not None and line.startswith(" "):
+            current["text"] += "\n" + line
+        else:
+            pending.append(line)
+            current = None
+    return results, run

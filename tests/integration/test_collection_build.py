@@ -34,9 +34,9 @@ def plugin_names(kind, suffix):
                   if name.endswith(suffix) and not name.startswith("_"))
 
 
+ROLE_NAMES = [f"advwell.platform.{role}" for role in sorted(os.listdir(os.path.join(REPO_ROOT, "roles")))]
 PLUGINS = {"module": plugin_names("modules", ".py"), "filter": plugin_names("filter", ".yml"),
-           "test": plugin_names("test", ".yml"), "role": [f"advwell.platform.{role}" for role in
-                                                    sorted(os.listdir(os.path.join(REPO_ROOT, "roles")))]}
+           "test": plugin_names("test", ".yml"), "role": ROLE_NAMES}
 
 
 @pytest.fixture(scope="module")

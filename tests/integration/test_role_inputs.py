@@ -1,18 +1,85 @@
 """Bad role variables are rejected, naming the variable, before anything changes.
 
-The roles run against localhost in check mode; the first task that would touch
-the host comes after validation, so its absence from the output proves nothing
-was attempted.
+The roles run against this machine in check mode. Every case runs in one ansible-playbook
+(each case is a host of its own: see `run_roles`). The first task that would touch the host
+comes after validation, so its absence from a case's results proves nothing was attempted.
 """
+
+import collections
+
 import pytest
 
-from .ansible_run import run_role as run_collection_role
+from .ansible_run import run_roles
+
+# What every case of an entry point shares: besides the role and its tasks_from, the first
+# task that would change the host, and the variables every case needs besides its own.
+EntryPoint = collections.namedtuple("EntryPoint", "role tasks_from first_change_task common")
+ENTRY_POINTS = {}
+# host -> (entry point, variables, {file name: content} written to the case's directory)
+CASES = {}
 
 
-def run_role(tmp_path, role, entry, variables):
-    return run_collection_role(tmp_path, role, entry, variables, check_mode=True)
+def entry_point(name, role, tasks_from, first_change_task, **common):
+    ENTRY_POINTS[name] = EntryPoint(role, tasks_from, first_change_task, common)
 
 
+def case(name, variables, files=None):
+    """Registers a case of an entry point and returns its host name. "{dir}" in a string
+    variable is the case's own directory."""
+    host = f"{name}-{sum(1 for other in CASES if other.rsplit('-', 1)[0] == name) + 1}"
+    CASES[host] = (name, variables, files or {})
+    return host
+
+
+def cases(name, table):
+    """A table's (id, variables, message) rows as pytest parameters (host, message)."""
+    return [pytest.param(case(name, variables), message, id=case_id) for case_id, variables, message in table]
+
+
+def in_case_dir(value, case_dir):
+    if isinstance(value, str):
+        return value.replace("{dir}", str(case_dir))
+    if isinstance(value, list):
+        return [in_case_dir(item, case_dir) for item in value]
+    if isinstance(value, dict):
+        return {key: in_case_dir(item, case_dir) for key, item in value.items()}
+    return value
+
+
+@pytest.fixture(scope="module")
+def outcome(tmp_path_factory):
+    """({host: its task results}, the whole output) of the one check-mode run of every case."""
+    base = tmp_path_factory.mktemp("roles")
+    run_cases = {}
+    for host, (name, variables, files) in CASES.items():
+        entry = ENTRY_POINTS[name]
+        case_dir = base / host
+        case_dir.mkdir()
+        for file_name, content in files.items():
+            (case_dir / file_name).write_text(content)
+        run_cases[host] = (entry.role, entry.tasks_from, in_case_dir({**entry.common, **variables}, case_dir))
+    results, run = run_roles(base, run_cases, check_mode=True)
+    return results, run.stdout + run.stderr
+
+
+def failed(result):
+    return result["status"] in ("fatal", "failed")
+
+
+def shown(results):
+    return "\n".join(result["text"] for result in results)
+
+
+def assert_rejected_before_changes(outcome, host, message):
+    """The case failed on its last task, with `message`, before its first change task."""
+    results = outcome[0][host]
+    first_change_task = ENTRY_POINTS[CASES[host][0]].first_change_task
+    assert results and failed(results[-1]), shown(results)
+    assert message in results[-1]["text"], shown(results)
+    assert not [result for result in results if first_change_task in result["task"]], shown(results)
+
+
+entry_point("firewall", "security", "firewall", "Allow the declared rules")
 BAD_FIREWALL = [
     ("port out of range", {"security_firewall_extra_rules": [{"port": 70000, "from": "203.0.113.10"}]},
      "security_firewall_rules: port '70000'"),
@@ -34,19 +101,12 @@ BAD_FIREWALL = [
 ]
 
 
-def assert_rejected_before_changes(result, message, first_change_task):
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, output
-    assert message in output
-    assert first_change_task not in output
+@pytest.mark.parametrize("host,message", cases("firewall", BAD_FIREWALL))
+def test_firewall_rejects_bad_input(outcome, host, message):
+    assert_rejected_before_changes(outcome, host, message)
 
 
-@pytest.mark.parametrize("case,variables,message", BAD_FIREWALL, ids=[c[0] for c in BAD_FIREWALL])
-def test_firewall_rejects_bad_input(tmp_path, case, variables, message):
-    result = run_role(tmp_path, "security", "firewall", variables)
-    assert_rejected_before_changes(result, message, "Allow the declared rules")
-
-
+entry_point("hardening", "security", "hardening", "Install fail2ban")
 BAD_HARDENING = [
     ("ignoreip not an address", {"security_fail2ban_ignoreip": ["office"]},
      "security_fail2ban_ignoreip: 'office' is not an IP address"),
@@ -75,12 +135,12 @@ BAD_HARDENING = [
 ]
 
 
-@pytest.mark.parametrize("case,variables,message", BAD_HARDENING, ids=[c[0] for c in BAD_HARDENING])
-def test_hardening_rejects_bad_input(tmp_path, case, variables, message):
-    result = run_role(tmp_path, "security", "hardening", variables)
-    assert_rejected_before_changes(result, message, "Install fail2ban")
+@pytest.mark.parametrize("host,message", cases("hardening", BAD_HARDENING))
+def test_hardening_rejects_bad_input(outcome, host, message):
+    assert_rejected_before_changes(outcome, host, message)
 
 
+entry_point("base", "base", "main", "Set the host name")
 BAD_BASE = [
     ("bad host name", {"base_hostname": "bad_host!"}, "base_hostname: 'bad_host!' is not a valid host name"),
     ("bad log size", {"base_docker_log_max_size": "lots"}, "base_docker_log_max_size"),
@@ -89,24 +149,28 @@ BAD_BASE = [
 ]
 
 
-@pytest.mark.parametrize("case,variables,message", BAD_BASE, ids=[c[0] for c in BAD_BASE])
-def test_base_rejects_bad_input(tmp_path, case, variables, message):
-    result = run_role(tmp_path, "base", "main", variables)
-    assert_rejected_before_changes(result, message, "Set the host name")
+@pytest.mark.parametrize("host,message", cases("base", BAD_BASE))
+def test_base_rejects_bad_input(outcome, host, message):
+    assert_rejected_before_changes(outcome, host, message)
 
 
-def test_valid_firewall_input_passes_validation(tmp_path):
-    """The same check-mode run with good values gets past validation (so the
-    failures above are about the values, not the harness)."""
-    result = run_role(tmp_path, "security", "firewall", {
-        "security_guard_published_ports": False,
-        "security_firewall_extra_rules": [{"port": 5432, "from": "203.0.113.10"}]})
-    output = result.stdout + result.stderr
-    assert "Check every firewall source is 'any' or an address/CIDR" in output
-    assert "fatal: [localhost]: FAILED! => {\"assertion\"" not in output
-    assert "Allow the declared rules" in output
+VALID_FIREWALL = case("firewall", {"security_guard_published_ports": False,
+                                   "security_firewall_extra_rules": [{"port": 5432, "from": "203.0.113.10"}]})
 
 
+def test_valid_firewall_input_passes_validation(outcome):
+    """The same check-mode run with good values gets past validation (so the failures
+    above are about the values, not the harness)."""
+    results = outcome[0][VALID_FIREWALL]
+    validation = [result for result in results if "Check every firewall source is 'any' or an address/CIDR" in result["task"]]
+    assert validation and not failed(validation[0]), shown(results)
+    assert [result for result in results if "Allow the declared rules" in result["task"]], shown(results)
+
+
+entry_point("db_vps", "db_vps", "main", "Install the PostgreSQL and cryptography libraries",
+            db_vps_superuser_password="x", db_vps_host_memory="16GB", db_vps_host_cpus=4,
+            db_vps_app_address="203.0.113.10", db_vps_tls_names=["198.51.100.20"],
+            db_vps_tls_ca_passphrase="p", db_vps_tls_ca_dir="{dir}/pki")
 BAD_DB_VPS = [
     ("app address not an IP", {"db_vps_app_address": "app-vps"}, "db_vps_app_address: 'app-vps'"),
     ("unknown storage", {"db_vps_storage": "tape"}, "db_vps_storage"),
@@ -120,24 +184,24 @@ BAD_DB_VPS = [
 ]
 
 
-@pytest.mark.parametrize("case,variables,message", BAD_DB_VPS, ids=[c[0] for c in BAD_DB_VPS])
-def test_db_vps_rejects_bad_input(tmp_path, case, variables, message):
-    variables = {"db_vps_superuser_password": "x", "db_vps_host_memory": "16GB", "db_vps_host_cpus": 4,
-                 "db_vps_app_address": "203.0.113.10", "db_vps_tls_names": ["198.51.100.20"],
-                 "db_vps_tls_ca_passphrase": "p", "db_vps_tls_ca_dir": str(tmp_path / "pki"), **variables}
-    result = run_role(tmp_path, "db_vps", "main", variables)
-    assert_rejected_before_changes(result, message, "Install the PostgreSQL and cryptography libraries")
+@pytest.mark.parametrize("host,message", cases("db_vps", BAD_DB_VPS))
+def test_db_vps_rejects_bad_input(outcome, host, message):
+    assert_rejected_before_changes(outcome, host, message)
 
 
+MIGRATION_PASSWORDS = {"db_migration_source_password": "x", "db_migration_target_password": "y",
+                       "db_migration_target_host": "198.51.100.20"}
+entry_point("db_migration", "db_migration", "main", "Look for the record of a finished migration",
+            db_migration_app_password="z", **MIGRATION_PASSWORDS)
 BAD_DB_MIGRATION = [
     ("target port out of range", {"db_migration_target_port": 70000}, "db_migration_target_port: '70000'"),
     ("target host with a space", {"db_migration_target_host": "db host"}, "db_migration_target_host: 'db host'"),
-    ("no source password", {"db_migration_source_password": ""}, "db_migration_source_password"),
+    ("no source password", {"db_migration_source_password": ""}, "db_migration_source_password must be set"),
     ("zero jobs", {"db_migration_jobs": 0}, "db_migration_jobs must be >= 1 (0)"),
     ("database name with SQL", {"db_migration_target_database": "advtom; DROP"},
      "db_migration_target_database: 'advtom; DROP' must be a plain lower-case identifier"),
     ("compression out of range", {"db_migration_compression": 12}, "db_migration_compression 0-9 (12)"),
-    ("no app password", {"db_migration_app_password": ""}, "db_migration_app_password must all be set"),
+    ("no app password", {"db_migration_app_password": ""}, "db_migration_app_password must be set"),
     ("app role is the superuser", {"db_migration_app_user": "postgres"},
      "db_migration_app_user: 'postgres' is the superuser"),
     ("app role with SQL", {"db_migration_app_user": "app\"; DROP"},
@@ -146,22 +210,21 @@ BAD_DB_MIGRATION = [
 ]
 
 
-@pytest.mark.parametrize("case,variables,message", BAD_DB_MIGRATION, ids=[c[0] for c in BAD_DB_MIGRATION])
-def test_db_migration_rejects_bad_input(tmp_path, case, variables, message):
-    variables = {"db_migration_source_password": "x", "db_migration_target_password": "y",
-                 "db_migration_app_password": "z", "db_migration_target_host": "198.51.100.20", **variables}
-    result = run_role(tmp_path, "db_migration", "main", variables)
-    assert_rejected_before_changes(result, message, "Look for the record of a finished migration")
+@pytest.mark.parametrize("host,message", cases("db_migration", BAD_DB_MIGRATION))
+def test_db_migration_rejects_bad_input(outcome, host, message):
+    assert_rejected_before_changes(outcome, host, message)
 
 
-def test_db_migration_rollback_needs_confirmation(tmp_path):
-    result = run_role(tmp_path, "db_migration", "rollback", {
-        "db_migration_source_password": "x", "db_migration_target_password": "y",
-        "db_migration_target_host": "198.51.100.20"})
-    assert_rejected_before_changes(result, "Run again with -e db_migration_rollback_confirm=yes",
-                                   "Start the old PostgreSQL")
+entry_point("db_migration_rollback", "db_migration", "rollback", "Start the old PostgreSQL", **MIGRATION_PASSWORDS)
+UNCONFIRMED_ROLLBACK = case("db_migration_rollback", {})
 
 
+def test_db_migration_rollback_needs_confirmation(outcome):
+    assert_rejected_before_changes(outcome, UNCONFIRMED_ROLLBACK, "Run again with -e db_migration_rollback_confirm=yes")
+
+
+APP_VPS_REQUIRED = {"app_vps_swarm_advertise_address": "203.0.113.10", "app_vps_redis_password": "x"}
+entry_point("app_vps", "app_vps", "main", "Read the DATABASE_URL phase 2 wrote", **APP_VPS_REQUIRED)
 BAD_APP_VPS = [
     ("negative replicas", {"app_vps_backend_replicas": -1},
      "app_vps_backend_replicas: must be a whole number of at least 1, got -1"),
@@ -176,32 +239,37 @@ BAD_APP_VPS = [
 ]
 
 
-@pytest.mark.parametrize("case,variables,message", BAD_APP_VPS, ids=[c[0] for c in BAD_APP_VPS])
-def test_app_vps_rejects_bad_input(tmp_path, case, variables, message):
-    variables = {"app_vps_swarm_advertise_address": "203.0.113.10", "app_vps_redis_password": "x",
-                 **variables}
-    result = run_role(tmp_path, "app_vps", "main", variables)
-    assert_rejected_before_changes(result, message, "Read the DATABASE_URL phase 2 wrote")
+@pytest.mark.parametrize("host,message", cases("app_vps", BAD_APP_VPS))
+def test_app_vps_rejects_bad_input(outcome, host, message):
+    assert_rejected_before_changes(outcome, host, message)
 
 
-@pytest.mark.parametrize("query,message", [
-    ("", "connects with sslmode=prefer and no sslrootcert"),
-    ("?sslmode=require&sslrootcert=/ca.crt", "connects with sslmode=require"),
-    ("?sslmode=verify-full", "connects with sslmode=verify-full and no sslrootcert"),
-], ids=["no TLS parameters", "TLS without verification", "no CA"])
-def test_app_vps_refuses_a_database_url_that_does_not_verify_the_server(tmp_path, query, message):
-    url_file = tmp_path / "database_url"
-    url_file.write_text(f"postgresql://advwell_app:pw@198.51.100.20:5432/advtom{query}")
-    result = run_role(tmp_path, "app_vps", "main", {
-        "app_vps_swarm_advertise_address": "203.0.113.10", "app_vps_redis_password": "x",
-        "app_vps_database_url_file": str(url_file)})
-    assert_rejected_before_changes(result, message, "Check the connection budget")
-    assert "pw@" not in result.stdout + result.stderr
+# The DATABASE_URL phase 2 writes, read from a file: past that read, the first change is the budget's check.
+entry_point("app_vps_url", "app_vps", "main", "Check the connection budget",
+            app_vps_database_url_file="{dir}/database_url", **APP_VPS_REQUIRED)
+UNVERIFIED_URLS = [
+    pytest.param(case("app_vps_url", {}, {"database_url": f"postgresql://advwell_app:pw@198.51.100.20:5432/advtom{query}"}),
+                 message, id=case_id)
+    for case_id, query, message in [
+        ("no TLS parameters", "", "connects with sslmode=prefer and no sslrootcert"),
+        ("TLS without verification", "?sslmode=require&sslrootcert=/ca.crt", "connects with sslmode=require"),
+        ("no CA", "?sslmode=verify-full", "connects with sslmode=verify-full and no sslrootcert"),
+    ]]
+
+
+@pytest.mark.parametrize("host,message", UNVERIFIED_URLS)
+def test_app_vps_refuses_a_database_url_that_does_not_verify_the_server(outcome, host, message):
+    assert_rejected_before_changes(outcome, host, message)
+    assert "pw@" not in shown(outcome[0][host])
 
 
 # A throwaway key made with age-keygen for these checks.
 AGE_RECIPIENT = "age1su86sv4t5gsfk09xkq5mkdf573n5zdh5d6cq0rtdpq4t3jmde5nqdvwqnx"
 AGE_IDENTITY = "AGE-SECRET-KEY-1Z4ZZF3H3P7SWJEY27CCFQDCQLX0X7P7E0VANL3CUM35L742WJ7XS84XY03"
+entry_point("db_backup", "db_backup", "main", "Install what the backup script needs",
+            db_backup_password="x", db_backup_s3_access_key="a", db_backup_s3_secret_key="s",
+            db_backup_restore_password="r", db_backup_age_recipients=[AGE_RECIPIENT],
+            db_backup_age_identity=AGE_IDENTITY)
 BAD_DB_BACKUP = [
     ("prefix without slash", {"db_backup_s3_prefix": "backups/postgresql"},
      "db_backup_s3_prefix 'backups/postgresql' must be non-empty and end with '/'"),
@@ -224,15 +292,12 @@ BAD_DB_BACKUP = [
 ]
 
 
-@pytest.mark.parametrize("case,variables,message", BAD_DB_BACKUP, ids=[c[0] for c in BAD_DB_BACKUP])
-def test_db_backup_rejects_bad_input(tmp_path, case, variables, message):
-    variables = {"db_backup_password": "x", "db_backup_s3_access_key": "a", "db_backup_s3_secret_key": "s",
-                 "db_backup_restore_password": "r", "db_backup_age_recipients": [AGE_RECIPIENT],
-                 "db_backup_age_identity": AGE_IDENTITY, **variables}
-    result = run_role(tmp_path, "db_backup", "main", variables)
-    assert_rejected_before_changes(result, message, "Install what the backup script needs")
+@pytest.mark.parametrize("host,message", cases("db_backup", BAD_DB_BACKUP))
+def test_db_backup_rejects_bad_input(outcome, host, message):
+    assert_rejected_before_changes(outcome, host, message)
 
 
+entry_point("monitoring", "monitoring", "main", "Install the configuration checks", monitoring_db_address="10.0.0.2")
 BAD_MONITORING = [
     ("threshold above 100", {"monitoring_disk_warning_percent": 120},
      "monitoring_disk_warning_percent: '120' must be a percentage between 0 and 100"),
@@ -266,13 +331,14 @@ BAD_MONITORING = [
 ]
 
 
-@pytest.mark.parametrize("case,variables,message", BAD_MONITORING, ids=[c[0] for c in BAD_MONITORING])
-def test_monitoring_rejects_bad_input(tmp_path, case, variables, message):
-    result = run_role(tmp_path, "monitoring", "main", {"monitoring_db_address": "10.0.0.2", **variables})
-    assert_rejected_before_changes(result, message, "Install the configuration checks")
-    assert "s3cret" not in result.stdout + result.stderr
+@pytest.mark.parametrize("host,message", cases("monitoring", BAD_MONITORING))
+def test_monitoring_rejects_bad_input(outcome, host, message):
+    assert_rejected_before_changes(outcome, host, message)
+    assert "s3cret" not in shown(outcome[0][host])
 
 
+entry_point("capacity", "capacity", "main", "Measure the generator's own ceiling",
+            capacity_url="http://127.0.0.1:8080/api/companies/1/clients")
 BAD_CAPACITY = [
     ("rate zero", {"capacity_rates": [0, 10]}, "capacity_rates: every rate must be above 0, got 0"),
     ("rate above the bound", {"capacity_rates": [10, 5000]}, "capacity_rates: 5000 req/s is above capacity_max_rate 2000"),
@@ -290,14 +356,13 @@ BAD_CAPACITY = [
 ]
 
 
-@pytest.mark.parametrize("case,variables,message", BAD_CAPACITY, ids=[c[0] for c in BAD_CAPACITY])
-def test_capacity_rejects_bad_input_before_any_request(tmp_path, case, variables, message):
-    result = run_role(tmp_path, "capacity", "main", {
-        "capacity_url": "http://127.0.0.1:8080/api/companies/1/clients", **variables})
-    assert_rejected_before_changes(result, message, "Measure the generator's own ceiling")
-    assert "Nothing was sent" in result.stdout + result.stderr
+@pytest.mark.parametrize("host,message", cases("capacity", BAD_CAPACITY))
+def test_capacity_rejects_bad_input_before_any_request(outcome, host, message):
+    assert_rejected_before_changes(outcome, host, message)
+    assert "Nothing was sent" in outcome[0][host][-1]["text"]
 
 
+entry_point("status", "status", "main", "Ask whether the host answers")
 BAD_STATUS = [
     ("gate above 100", {"status_fail_below": 101}, "status_fail_below: must be from 0 to 100, got 101"),
     ("phase without a title", {"status_phases": [4, 9]}, "status_phases: 4, 9 must be phases with a title in status_titles"),
@@ -306,7 +371,12 @@ BAD_STATUS = [
 ]
 
 
-@pytest.mark.parametrize("case,variables,message", BAD_STATUS, ids=[c[0] for c in BAD_STATUS])
-def test_status_rejects_bad_input_before_any_check(tmp_path, case, variables, message):
-    result = run_role(tmp_path, "status", "main", variables)
-    assert_rejected_before_changes(result, message, "Ask whether the host answers")
+@pytest.mark.parametrize("host,message", cases("status", BAD_STATUS))
+def test_status_rejects_bad_input_before_any_check(outcome, host, message):
+    assert_rejected_before_changes(outcome, host, message)
+
+
+def test_no_secret_of_a_case_is_shown(outcome):
+    """The monitoring receivers' secrets and the DATABASE_URL's password appear nowhere in the run's output."""
+    assert "s3cret" not in outcome[1]
+    assert "pw@" not in outcome[1]
