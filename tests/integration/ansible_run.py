@@ -130,3 +130,9 @@ def run_roles(tmp_path, cases, check_mode=False):
             pending.append(line)
             current = None
     return results, run
+
+
+def run_role(tmp_path, role, entry, variables, check_mode=False):
+    """Runs one entry point of a collection role on this machine (run_roles with one case);
+    returns the run, its errors in stdout."""
+    return run_roles(tmp_path, {"localhost": (role, entry, variables)}, check_mode)[1]
