@@ -12,6 +12,9 @@ mkdir -p "$STATE_DIR"
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+# Whole seconds since boot: bash's SECONDS follows the wall clock, and a correction of this
+# machine's clock once added three hours to a step of the timing table.
+clock() { local up; read -r up _ </proc/uptime; echo "${up%.*}"; }
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
