@@ -11,14 +11,16 @@ from ansible_collections.advwell.platform.plugins.module_utils.capacity_model im
 def capacity_model(replicas, pool_size, max_connections, round_trip_ms, queries_per_request,
                    db_ms_per_query, app_cpu_ms_per_request, app_cpus, db_cpus,
                    cpus_per_replica=1.0, exporter=0, backup_jobs=0, reserved=0,
-                   target_rps=None, target_offices=None, office_peak_rps=OFFICE_PEAK_RPS):
+                   target_rps=None, target_offices=None, office_peak_rps=OFFICE_PEAK_RPS,
+                   slo_p99_ms=None, arrival_scv=1.0, balancing="round_robin"):
     """The capacity of ``replicas`` backend replicas; see the filter's documentation."""
     try:
         return compute(replicas, pool_size, max_connections, round_trip_ms, queries_per_request,
                        db_ms_per_query, app_cpu_ms_per_request, app_cpus, db_cpus,
                        cpus_per_replica=cpus_per_replica, exporter=exporter,
                        backup_jobs=backup_jobs, reserved=reserved, target_rps=target_rps,
-                       target_offices=target_offices, office_peak_rps=office_peak_rps)
+                       target_offices=target_offices, office_peak_rps=office_peak_rps,
+                       slo_p99_ms=slo_p99_ms, arrival_scv=arrival_scv, balancing=balancing)
     except CapacityError as error:
         raise AnsibleFilterError(f"capacity_model: {error}") from None
 

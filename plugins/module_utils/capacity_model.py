@@ -16,6 +16,19 @@ query). The lowest is the ceiling; divided by an office's peak rate it gives off
 The replicas a target needs are searched only within the connection budget of
 module_utils/connection_budget.py, so the model never proposes more replicas than
 ``max_replicas``. Phase 7 checks the model against the lab's measurements.
+
+The ceiling is the rate no replica count of requests can exceed; requests queue for a
+connection well before it when they arrive unevenly. With a latency objective
+(``slo_p99_ms``) the model also gives the knee: the highest rate whose p99 response stays
+within it. Each replica is a queue with ``pool_size`` servers whose service is the hold
+(round trips, which hardly vary: deterministic). Its arrivals' variability is what the
+traffic brings (``arrival_scv``, the squared coefficient of variation of the gaps between
+requests: 0 for a constant-rate generator, 1 for users arriving at random) as the edge
+splits it: round robin sends every n-th request to a replica (scv / n), a random choice
+each request with probability 1/n (scv / n + 1 - 1/n). The chance of waiting is Erlang C's;
+the wait's tail is exponential with the mean of the Allen-Cunneen approximation for a
+GI/G/c queue, ``C / (c / hold - rate) * (ca2 + cs2) / 2``, so a replica whose arrivals
+are even (ca2 = 0) does not queue before its pool is full.
 """
 import math
 
@@ -40,6 +53,12 @@ _STOPPED_BY = {
     "app_cpu": "app CPU",
     "database_cpu": "database CPU",
 }
+
+# How the edge spreads requests over the replicas (see the module's documentation).
+BALANCING = ("round_robin", "random")
+
+# The latency objective is a p99.
+_SLO_PERCENTILE = 0.99
 
 # Relative slack for comparing floats that should be equal (400 x 4.15 against 6 x 25 / 0.085).
 _SLACK = 1e-9
@@ -109,8 +128,10 @@ def _lowest(limits):
 def capacity_model(replicas, pool_size, max_connections, round_trip_ms, queries_per_request,
                    db_ms_per_query, app_cpu_ms_per_request, app_cpus, db_cpus,
                    cpus_per_replica=1.0, exporter=0, backup_jobs=0, reserved=0,
-                   target_rps=None, target_offices=None, office_peak_rps=OFFICE_PEAK_RPS):
-    """The ceilings, the lowest, offices, the replicas a target needs, and the arithmetic."""
+                   target_rps=None, target_offices=None, office_peak_rps=OFFICE_PEAK_RPS,
+                   slo_p99_ms=None, arrival_scv=1.0, balancing="round_robin"):
+    """The ceilings, the lowest, offices, the replicas a target needs, the knee within a p99
+    objective, and the arithmetic."""
     replicas = _whole("replicas", replicas, 1)
     pool_size = _whole("pool_size", pool_size, 1)
     max_connections = _whole("max_connections", max_connections, 1)
@@ -135,6 +156,11 @@ def capacity_model(replicas, pool_size, max_connections, round_trip_ms, queries_
     if target_offices is not None:
         target_offices = _number("target_offices", target_offices, positive=True)
     office_peak_rps = _number("office_peak_rps", office_peak_rps, positive=True)
+    if slo_p99_ms is not None:
+        slo_p99_ms = _number("slo_p99_ms", slo_p99_ms, positive=True)
+    arrival_scv = _number("arrival_scv", arrival_scv)
+    if balancing not in BALANCING:
+        raise CapacityError(f"balancing must be one of {', '.join(BALANCING)}, got {balancing!r}")
 
     budget = connection_budget(replicas, pool_size, max_connections, exporter, backup_jobs, reserved)
     hold_ms = queries_per_request * (round_trip_ms + db_ms_per_query)
@@ -171,6 +197,15 @@ def capacity_model(replicas, pool_size, max_connections, round_trip_ms, queries_
     arithmetic = (f"{'; '.join(parts)}: ceiling {_show(ceiling)} req/s, set by {_NAMES[limited_by]}; "
                   f"{offices} offices at {_show(office_peak_rps)} req/s each")
 
+    knee = None
+    replica_scv = replica_arrival_scv(arrival_scv, replicas, balancing)
+    if slo_p99_ms is not None:
+        knee = min(_knee(replicas, pool_size, hold, app_seconds, replica_scv, slo_p99_ms / 1000), ceiling)
+        arithmetic += (f"; p99 within {_show(slo_p99_ms)} ms up to {_show(knee)} req/s "
+                       f"({_plural(pool_size, 'connection', 'connections')} a replica, arrivals' scv "
+                       f"{_show(arrival_scv)} split by {balancing.replace('_', ' ')}: "
+                       f"{_show(replica_scv)} at each replica)")
+
     replicas_for_target = target_limited_by = target_ceiling = None
     if target_offices is not None:
         target_rps = target_offices * office_peak_rps
@@ -204,8 +239,60 @@ def capacity_model(replicas, pool_size, max_connections, round_trip_ms, queries_
         "replicas_for_target": replicas_for_target,
         "target_ceiling_rps": target_ceiling,
         "target_limited_by": target_limited_by,
+        "slo_p99_ms": slo_p99_ms,
+        "replica_arrival_scv": replica_scv,
+        "knee_rps": knee,
         "arithmetic": arithmetic,
     }
+
+
+def replica_arrival_scv(arrival_scv, replicas, balancing):
+    """The scv of the gaps between the requests one replica receives: round robin gives it
+    every n-th request (the sum of n gaps), a random choice each with probability 1/n."""
+    if balancing == "round_robin":
+        return arrival_scv / replicas
+    return arrival_scv / replicas + 1 - 1 / replicas
+
+
+def _waiting_chance(servers, load):
+    """Erlang C: the chance that a request waits for one of ``servers`` connections busy
+    ``load`` of the time in all (arrival rate x hold), by Erlang B's recursion."""
+    if load >= servers:
+        return 1.0
+    blocked = 1.0
+    for count in range(1, servers + 1):
+        blocked = load * blocked / (count + load * blocked)
+    return blocked / (1 - load / servers * (1 - blocked))
+
+
+def _p99_seconds(rate, servers, hold, own_seconds, scv):
+    """The p99 response of one replica receiving ``rate`` req/s: its own time, plus the wait
+    that Erlang C's chance and an exponential tail with Allen-Cunneen's mean give."""
+    spare = servers / hold - rate
+    if spare <= 0:
+        return math.inf
+    waiting = _waiting_chance(servers, rate * hold)
+    miss = 1 - _SLO_PERCENTILE
+    if scv <= 0 or waiting <= miss:
+        return hold + own_seconds
+    return hold + own_seconds + math.log(waiting / miss) * scv / (2 * spare)
+
+
+def _knee(replicas, servers, hold, own_seconds, scv, slo_seconds):
+    """The highest rate over the replicas whose p99 response is within the objective; the p99
+    rises with the rate, so it is found by bisection below the pools' ceiling."""
+    if hold + own_seconds > slo_seconds:
+        return 0.0
+    low, high = 0.0, servers / hold
+    if _p99_seconds(high * (1 - _SLACK), servers, hold, own_seconds, scv) <= slo_seconds:
+        return replicas * high
+    for _ in range(60):
+        middle = (low + high) / 2
+        if _p99_seconds(middle, servers, hold, own_seconds, scv) <= slo_seconds:
+            low = middle
+        else:
+            high = middle
+    return replicas * low
 
 
 def _replicas_for(target_rps, max_replicas, limits_for, app_cpus, cpus_per_replica):

@@ -179,22 +179,59 @@ def stop_reason(step, max_error_ratio, max_p99_ms):
     return None
 
 
-async def sweep(session, url, rates, step_seconds, max_in_flight, max_error_ratio, max_p99_ms,
-                warmup_seconds=0):
-    """Rising open-loop steps until one breaks a limit, after a warm-up at the first rate.
+def within_slo(step, slo_p99_ms, max_error_ratio):
+    """A step served within the objective: errors within the limit, p99 within the SLO, and
+    the offered rate kept up with (95% of it achieved)."""
+    p99 = step["latency_ms"]["p99"]
+    return (step["error_ratio"] <= max_error_ratio and p99 is not None and p99 <= slo_p99_ms
+            and step["throughput_rps"] >= 0.95 * step["offered_rps"])
 
-    Returns the steps, why the sweep stopped early (or None), and the warm-up's result."""
-    warmup = None
-    if warmup_seconds:
-        warmup = await open_loop(session, url, rates[0], warmup_seconds, max_in_flight)
-    steps, reason = [], None
+
+def refine_rates(steps, slo_p99_ms, max_error_ratio, count):
+    """``count`` rates between the highest step within the objective and the lowest step
+    above it that is not, evenly spaced by ratio: where the knee lies, measured closer."""
+    offered = sorted(step["offered_rps"] for step in steps
+                     if within_slo(step, slo_p99_ms, max_error_ratio))
+    if not offered or count < 1:
+        return []
+    beyond = [step["offered_rps"] for step in steps if step["offered_rps"] > offered[-1]
+              and not within_slo(step, slo_p99_ms, max_error_ratio)]
+    if not beyond:
+        return []
+    ratio = (min(beyond) / offered[-1]) ** (1 / (count + 1))
+    return [round(offered[-1] * ratio ** index, 2) for index in range(1, count + 1)]
+
+
+async def _steps(session, url, rates, step_seconds, max_in_flight, max_error_ratio, max_p99_ms):
+    """Open-loop steps at ``rates`` in turn until one breaks a limit; the steps and why."""
+    steps = []
     for rate in rates:
         step = await open_loop(session, url, rate, step_seconds, max_in_flight)
         steps.append(step)
         reason = stop_reason(step, max_error_ratio, max_p99_ms)
         if reason:
-            break
-    return steps, reason, warmup
+            return steps, reason
+    return steps, None
+
+
+async def sweep(session, url, rates, step_seconds, max_in_flight, max_error_ratio, max_p99_ms,
+                warmup_seconds=0, slo_p99_ms=None, refine_steps=0):
+    """Rising open-loop steps until one breaks a limit, after a warm-up at the first rate; then,
+    with an objective, ``refine_steps`` more between the last step within it and the next.
+
+    Returns the steps by offered rate (the refining ones marked ``refined``), why the rising
+    steps stopped early (or None), and the warm-up's result."""
+    warmup = None
+    if warmup_seconds:
+        warmup = await open_loop(session, url, rates[0], warmup_seconds, max_in_flight)
+    steps, reason = await _steps(session, url, rates, step_seconds, max_in_flight,
+                                 max_error_ratio, max_p99_ms)
+    if slo_p99_ms is not None:
+        refining, _reason = await _steps(
+            session, url, refine_rates(steps, slo_p99_ms, max_error_ratio, refine_steps),
+            step_seconds, max_in_flight, max_error_ratio, max_p99_ms)
+        steps += [dict(step, refined=True) for step in refining]
+    return sorted(steps, key=lambda step: step["offered_rps"]), reason, warmup
 
 
 def session(max_in_flight, timeout, validate_certs=True):
@@ -228,7 +265,7 @@ def sweep_rates(start, factor, stop):
 
 def read_sweep(steps, generator_ceiling_rps, slo_p99_ms, max_error_ratio,
                generator_bound_share=0.1):
-    """The sweep's ceiling (best throughput), its knee (the last step within the SLO), and
+    """The sweep's ceiling (best throughput), its knee (the highest rate within the SLO), and
     each step marked generator-bound when it reached more than a tenth of the generator's
     own ceiling."""
     marked = []
@@ -237,11 +274,8 @@ def read_sweep(steps, generator_ceiling_rps, slo_p99_ms, max_error_ratio,
             step["throughput_rps"] > generator_bound_share * generator_ceiling_rps)
         marked.append(dict(step, generator_bound=bound))
     ceiling = max(marked, key=lambda step: step["throughput_rps"], default=None)
-    within = [step for step in marked
-              if step["error_ratio"] <= max_error_ratio and step["latency_ms"]["p99"] is not None
-              and step["latency_ms"]["p99"] <= slo_p99_ms
-              and step["throughput_rps"] >= 0.95 * step["offered_rps"]]
-    knee = within[-1] if within else None
+    within = [step for step in marked if within_slo(step, slo_p99_ms, max_error_ratio)]
+    knee = max(within, key=lambda step: step["offered_rps"], default=None)
     return dict(
         steps=marked,
         ceiling_rps=ceiling["throughput_rps"] if ceiling else None,

@@ -6,12 +6,12 @@
 DOCUMENTATION = r"""
 ---
 module: capacity_plot
-short_description: PNG of a load sweep's latency percentiles and errors, with the model's ceiling
+short_description: PNG of a load sweep's latency percentiles and errors, with the model's ceiling and knee
 version_added: 0.1.0
 description:
   - Draws the steps of an P(advwell.platform.load_test#module) sweep on two panels, p50, p90,
     p99 and p99.9 latency (log scale) and the achieved throughput against the offered rate,
-    with the capacity model's ceiling as a vertical line, and the error share of each step.
+    with the capacity model's ceiling and knee as vertical lines, and the error share of each step.
   - Writes O(dest) through a temporary file renamed into place, only when the image differs
     from what is there, so C(changed) means a new picture.
   - Phase 7 writes it beside C(capacity.json) and the Markdown report, on the controller.
@@ -34,6 +34,9 @@ options:
     required: true
   ceiling_rps:
     description: The capacity model's ceiling, drawn as a vertical line (omit for none).
+    type: float
+  knee_rps:
+    description: The capacity model's knee (the highest rate within the p99 objective), drawn as a vertical line (omit for none).
     type: float
   slo_ms:
     description: The p99 objective, drawn as a horizontal line (omit for none).
@@ -61,6 +64,7 @@ EXAMPLES = r"""
     dest: "{{ inventory_dir }}/reports/capacity.png"
     steps: "{{ sweep.steps }}"
     ceiling_rps: "{{ model.ceiling_rps }}"
+    knee_rps: "{{ model.knee_rps }}"
     slo_ms: 500
   delegate_to: localhost
 """
@@ -93,7 +97,7 @@ except ImportError:
 PERCENTILES = (("p50", "p50"), ("p90", "p90"), ("p99", "p99"), ("p999", "p99.9"))
 
 
-def render(steps, ceiling_rps, slo_ms, title):
+def render(steps, ceiling_rps, slo_ms, title, knee_rps=None):
     """The PNG's bytes."""
     offered = [step["offered_rps"] for step in steps]
     figure, (latency, errors) = pyplot.subplots(
@@ -115,6 +119,9 @@ def render(steps, ceiling_rps, slo_ms, title):
         if ceiling_rps:
             axis.axvline(ceiling_rps, color="red", linestyle="-.",
                          label=f"model ceiling {ceiling_rps:.0f} req/s" if axis is latency else None)
+        if knee_rps:
+            axis.axvline(knee_rps, color="purple", linestyle="--",
+                         label=f"model knee {knee_rps:.1f} req/s" if axis is latency else None)
     errors.bar(offered, [100 * step["error_ratio"] for step in steps],
                width=max(offered) * 0.03 if offered else 1, color="tab:red")
     errors.set_ylabel("errors (%)")
@@ -136,6 +143,7 @@ def main():
             dest=dict(type="path", required=True),
             steps=dict(type="list", elements="dict", required=True),
             ceiling_rps=dict(type="float"),
+            knee_rps=dict(type="float"),
             slo_ms=dict(type="float"),
             title=dict(type="str", default="Capacity sweep"),
             mode=dict(type="str", default="0644"),
@@ -154,7 +162,8 @@ def main():
         module.fail_json(msg="steps: nothing to plot (the sweep has no step)")
     if not os.path.isdir(os.path.dirname(dest) or "."):
         module.fail_json(msg=f"dest: the directory of {dest} does not exist")
-    image = render(params["steps"], params["ceiling_rps"], params["slo_ms"], params["title"])
+    image = render(params["steps"], params["ceiling_rps"], params["slo_ms"], params["title"],
+                   params["knee_rps"])
     try:
         with open(dest, "rb") as handle:
             changed = handle.read() != image

@@ -18,6 +18,9 @@ description:
     omission corrected). At most O(max_in_flight) requests are outstanding; one due beyond
     that is not sent and counts as C(dropped). The sweep stops after the first step whose
     error share exceeds O(max_error_ratio) or whose p99 exceeds O(max_p99_ms).
+  - With O(slo_p99_ms), O(refine_steps) more steps follow, at rates evenly spaced (by ratio)
+    between the highest step served within the objective and the lowest step above it that
+    was not, so the knee is measured closer than the sweep's own spacing.
   - O(mode=closed) runs O(concurrency) clients back to back, for O(requests) in all or for
     O(seconds), the classic load test (the seed's 5,000 requests at concurrency 200).
     Its latencies count from each send, so it under-reports stalls; it is here to be set
@@ -79,12 +82,23 @@ options:
     description: The sweep stops after a step whose p99 latency is above this.
     type: float
     default: 2000
+  slo_p99_ms:
+    description:
+      - The p99 objective a step is served within, with errors within O(max_error_ratio) and
+        95% of its rate achieved. Needed for O(refine_steps).
+    type: float
+  refine_steps:
+    description: Steps to run between the last step within O(slo_p99_ms) and the next one, after the sweep.
+    type: int
+    default: 0
   max_rate:
     description: Refuse any rate above this (a bound against a typo that floods a server).
     type: float
     default: 2000
   max_seconds:
-    description: Refuse a run planned to last longer than this (warm-up and steps, or a closed run's O(seconds)).
+    description:
+      - Refuse a run planned to last longer than this (warm-up, steps and refining steps, or a
+        closed run's O(seconds)).
     type: float
     default: 900
   validate_certs:
@@ -113,12 +127,14 @@ EXAMPLES = r"""
   delegate_to: localhost
   register: ceiling
 
-- name: A rate sweep against the API
+- name: A rate sweep against the API, the knee measured closer with two more steps
   advwell.platform.load_test:
     url: http://172.30.57.10:8080/api/companies/1/clients
     rates: [20, 40, 60, 80, 100]
     step_seconds: 30
     warmup_seconds: 5
+    slo_p99_ms: 500
+    refine_steps: 2
   delegate_to: localhost
   register: sweep
 
@@ -137,7 +153,8 @@ steps:
     (open) or C(concurrency) (closed), C(sent), C(ok), C(errors) (count by kind),
     C(error_ratio), C(throughput_rps) (good answers that arrived inside the step, per second),
     C(latency_ms) (C(p50), C(p90), C(p99), C(p999), C(max), C(mean); null when nothing
-    answered), C(seconds), C(started_at) and C(ended_at) (Unix time).
+    answered), C(seconds), C(started_at) and C(ended_at) (Unix time). Ordered by offered
+    rate; a refining step (O(refine_steps)) has C(refined=true).
   returned: success, not in check mode
   type: list
   elements: dict
@@ -147,7 +164,7 @@ warmup:
   returned: success, not in check mode
   type: dict
 stopped_because:
-  description: Why the sweep ended before its last rate, or null.
+  description: Why the sweep ended before its last rate, or null (refining steps do not set it).
   returned: success, not in check mode
   type: str
 planned:
@@ -185,11 +202,17 @@ def planned_run(params):
             return None, f"rates: {max(rates)} req/s is above max_rate {params['max_rate']}"
         if params["step_seconds"] <= 0 or params["warmup_seconds"] < 0:
             return None, "step_seconds: must be above 0 (and warmup_seconds 0 or more)"
-        seconds = params["warmup_seconds"] + params["step_seconds"] * len(rates)
+        if params["slo_p99_ms"] is not None and params["slo_p99_ms"] <= 0:
+            return None, f"slo_p99_ms: must be above 0, got {params['slo_p99_ms']}"
+        if params["refine_steps"] < 0 or (params["refine_steps"] and params["slo_p99_ms"] is None):
+            return None, (f"refine_steps: must be 0 or more, and needs slo_p99_ms, "
+                          f"got {params['refine_steps']}")
+        steps = len(rates) + params["refine_steps"]
+        seconds = params["warmup_seconds"] + params["step_seconds"] * steps
         if seconds > params["max_seconds"]:
-            return None, (f"rates: {len(rates)} steps of {params['step_seconds']:g} s take "
+            return None, (f"rates: {steps} steps of {params['step_seconds']:g} s take "
                           f"{seconds:g} s, above max_seconds {params['max_seconds']:g}")
-        return dict(mode="open", rates=rates, seconds=seconds,
+        return dict(mode="open", rates=rates, refine_steps=params["refine_steps"], seconds=seconds,
                     requests=int(sum(rate * params["step_seconds"] for rate in rates))), None
     if params["concurrency"] < 1:
         return None, f"concurrency: must be at least 1, got {params['concurrency']}"
@@ -218,6 +241,8 @@ def main():
             timeout=dict(type="float", default=10),
             max_error_ratio=dict(type="float", default=0.01),
             max_p99_ms=dict(type="float", default=2000),
+            slo_p99_ms=dict(type="float"),
+            refine_steps=dict(type="int", default=0),
             max_rate=dict(type="float", default=2000),
             max_seconds=dict(type="float", default=900),
             validate_certs=dict(type="bool", default=True),
@@ -238,7 +263,8 @@ def main():
         def work(session):
             return loadgen.sweep(session, params["url"], plan["rates"], params["step_seconds"],
                                  params["max_in_flight"], params["max_error_ratio"],
-                                 params["max_p99_ms"], params["warmup_seconds"])
+                                 params["max_p99_ms"], params["warmup_seconds"],
+                                 params["slo_p99_ms"], params["refine_steps"])
         steps, reason, warmup = loadgen.run(work, params["max_in_flight"], params["timeout"],
                                             params["validate_certs"])
     else:

@@ -14,9 +14,9 @@ def step(rate, throughput, p99, errors=0.0):
 STEPS = [step(20, 20, 90), step(40, 40, 95), step(60, 52, 3000, 0.02)]
 
 
-def plot(tmp_path, steps, check_mode=False):
+def plot(tmp_path, steps, check_mode=False, knee_rps=45):
     result, _play = run_module(tmp_path, "advwell.platform.capacity_plot", dict(
-        dest=str(tmp_path / "capacity.png"), steps=steps, ceiling_rps=53, slo_ms=500),
+        dest=str(tmp_path / "capacity.png"), steps=steps, ceiling_rps=53, knee_rps=knee_rps, slo_ms=500),
         check_mode=check_mode)
     return result
 
@@ -30,6 +30,7 @@ def test_check_then_write_then_nothing_then_new_data(tmp_path):
     assert plot(tmp_path, STEPS)["changed"] is False
     assert plot(tmp_path, STEPS, check_mode=True)["changed"] is False
     assert plot(tmp_path, STEPS[:2])["changed"] is True
+    assert plot(tmp_path, STEPS[:2], knee_rps=40)["changed"] is True
 
 
 @pytest.mark.parametrize("steps, message", [

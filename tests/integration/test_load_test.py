@@ -56,6 +56,21 @@ def test_the_sweep_stops_at_the_first_step_over_its_latency_limit(http_server):
     assert reason.startswith("p99 ") and "at 40 req/s exceeds 500 ms" in reason
 
 
+def test_refining_steps_measure_the_knee_between_the_last_step_within_the_slo_and_the_next(http_server):
+    # /held serves 2 / 50 ms = 40 req/s: a constant-rate stream below that never queues,
+    # one above it queues without end. 30 req/s is within 300 ms and 60 is not, so two steps
+    # go between them, 30 x 2^(1/3) and 30 x 2^(2/3): 37.8 within (below the ceiling), 47.62 not.
+    steps, reason, _warmup = loadgen.run(lambda session: loadgen.sweep(
+        session, http_server.url + "held", [10, 30, 60], 1.0, 512, 0.01, 5000,
+        slo_p99_ms=300, refine_steps=2), 512, 10)
+    assert reason is None
+    assert [step["offered_rps"] for step in steps] == [10, 30, 37.8, 47.62, 60]
+    assert [step.get("refined", False) for step in steps] == [False, False, True, True, False]
+    reading = loadgen.read_sweep(steps, 0, 300, 0.01)
+    assert reading["knee_rps"] == 37.8, [(s["offered_rps"], s["latency_ms"]["p99"]) for s in steps]
+    assert reading["ceiling_rps"] == pytest.approx(40, rel=0.1)
+
+
 def module(tmp_path, args, check_mode=False):
     result, _play = run_module(tmp_path, "advwell.platform.load_test", args, check_mode=check_mode)
     return result
@@ -65,8 +80,8 @@ def test_module_check_mode_sends_nothing_then_runs_then_runs_again(tmp_path, htt
     args = dict(url=http_server.url, rates=[50, 100], step_seconds=1)
     planned = module(tmp_path, args, check_mode=True)
     assert planned["changed"] is False and not planned.get("failed"), planned
-    assert planned["planned"] == {"mode": "open", "rates": [50.0, 100.0], "seconds": 2.0,
-                                  "requests": 150}
+    assert planned["planned"] == {"mode": "open", "rates": [50.0, 100.0], "refine_steps": 0,
+                                  "seconds": 2.0, "requests": 150}
     assert "steps" not in planned and http_server.hits == 0
     for _round in range(2):
         result = module(tmp_path, args)
@@ -86,6 +101,9 @@ def test_module_check_mode_sends_nothing_then_runs_then_runs_again(tmp_path, htt
     (dict(mode="closed", seconds=5000), "seconds: must be above 0 and at most max_seconds 900"),
     (dict(rates=[10], url="ftp://127.0.0.1/"), "url: must be an http:// or https:// URL"),
     (dict(rates=["fast"]), "rates"),
+    (dict(rates=[10, 20], refine_steps=2), "refine_steps: must be 0 or more, and needs slo_p99_ms"),
+    (dict(rates=[10, 20], slo_p99_ms=0), "slo_p99_ms: must be above 0"),
+    (dict(rates=[10, 20], step_seconds=400, slo_p99_ms=500, refine_steps=1), "rates: 3 steps of 400 s take 1200 s"),
 ])
 def test_module_refuses_bad_input_before_any_request(tmp_path, http_server, args, message):
     result = module(tmp_path, dict(dict(url=http_server.url), **args))

@@ -252,3 +252,100 @@ def test_filter_raises_ansible_filter_error():
                         db_ms_per_query=0, app_cpu_ms_per_request=0.5, app_cpus=4, db_cpus=2)
     with pytest.raises(AnsibleFilterError, match="capacity_model: target_rps and target_offices"):
         capacity_filter(**SEED, target_rps=1, target_offices=1)
+
+
+# The knee: the highest rate whose p99 response stays within the objective.
+
+def test_without_an_objective_there_is_no_knee():
+    result = model()
+    assert result["knee_rps"] is None and result["slo_p99_ms"] is None
+    assert "p99 within" not in result["arithmetic"]
+
+
+def test_even_arrivals_at_each_replica_do_not_queue_before_the_pool_is_full():
+    # A constant-rate stream, or one split in turn: every replica's gaps are equal, so no
+    # request waits while the pool has room; the knee is the ceiling.
+    for replicas in (1, 2, 3):
+        result = model(replicas=replicas, slo_p99_ms=500, arrival_scv=0, balancing="round_robin")
+        assert result["replica_arrival_scv"] == 0
+        assert result["knee_rps"] == pytest.approx(result["ceiling_rps"])
+    assert model(replicas=1, slo_p99_ms=500, arrival_scv=0, balancing="random")["knee_rps"] == (
+        pytest.approx(model(replicas=1)["ceiling_rps"]))
+
+
+def test_the_arrivals_each_replica_sees_as_the_edge_splits_them():
+    # Round robin: every n-th request, the sum of n gaps (scv / n). Random: each request to a
+    # replica with probability 1/n (scv / n + 1 - 1/n).
+    assert model(replicas=3, slo_p99_ms=500, arrival_scv=1)["replica_arrival_scv"] == pytest.approx(1 / 3)
+    assert model(replicas=3, slo_p99_ms=500, arrival_scv=0, balancing="random")["replica_arrival_scv"] == (
+        pytest.approx(2 / 3))
+    assert model(replicas=2, slo_p99_ms=500, arrival_scv=1, balancing="random")["replica_arrival_scv"] == (
+        pytest.approx(1))
+
+
+def test_uneven_arrivals_queue_before_the_ceiling_and_more_so_the_more_uneven():
+    knees = [model(replicas=3, pool_size=3, slo_p99_ms=500, arrival_scv=scv, balancing="random")["knee_rps"]
+             for scv in (0, 0.5, 1, 2)]
+    ceiling = model(replicas=3, pool_size=3)["ceiling_rps"]
+    assert all(knee < ceiling for knee in knees)
+    assert knees == sorted(knees, reverse=True) and len(set(knees)) == 4
+
+
+def test_a_larger_pool_queues_less():
+    # The same load per connection: 25 connections a replica pool it better than 3.
+    small = model(replicas=1, pool_size=3, slo_p99_ms=300, arrival_scv=1)
+    large = model(replicas=1, pool_size=25, slo_p99_ms=300, arrival_scv=1)
+    assert small["knee_rps"] / small["ceiling_rps"] < large["knee_rps"] / large["ceiling_rps"] < 1
+
+
+def test_the_knee_by_hand_one_connection_random_arrivals():
+    # One connection of 100 ms, Poisson arrivals (M/D/1 here): Erlang C's chance of waiting is
+    # the load a = rate x 0.1, and the wait's tail exp(-t x 2 (10 - rate) / 1). At the knee
+    # the p99 is 500 ms: 0.1 + ln(a / 0.01) / (2 (10 - rate)) = 0.5.
+    result = model(replicas=1, pool_size=1, round_trip_ms=100, app_cpu_ms_per_request=0,
+                   slo_p99_ms=500, arrival_scv=1)
+    rate = result["knee_rps"]
+    assert 0.1 + math.log(rate * 0.1 / 0.01) / (2 * (10 - rate)) == pytest.approx(0.5, abs=1e-6)
+    assert 0 < rate < 10
+
+
+def test_the_lab_measured_the_knees_the_model_gives():
+    # scripts/lab capacity, 2026-12-05: 3 connections a replica, 2.01 queries of 87 ms a
+    # request, a constant-rate generator behind nginx's random choice of a replica; the knee
+    # measured (p99 within 500 ms) at 1, 2 and 3 replicas: 16.0, 24.4 and 37.5 req/s.
+    for replicas, measured in ((1, 16.0), (2, 24.4), (3, 37.5)):
+        knee = capacity_model(replicas, 3, 100, 87.2, 2.01, 0.02, 1.0, 2, 2, slo_p99_ms=500,
+                              arrival_scv=0, balancing="random")["knee_rps"]
+        assert abs(measured - knee) / knee <= 0.2, (replicas, measured, knee)
+
+
+def test_the_seeds_pool_with_users_arriving_at_random_keeps_its_knee_near_the_ceiling():
+    # 25 connections a replica pool so much that users' random arrivals, split in turn by
+    # Traefik, queue only in the last few per cent below the 882 req/s.
+    result = model(slo_p99_ms=500, arrival_scv=1, balancing="round_robin")
+    assert 0.95 * result["ceiling_rps"] < result["knee_rps"] < result["ceiling_rps"]
+    assert result["arithmetic"].endswith(
+        f"; p99 within 500 ms up to {result['knee_rps']:.0f} req/s (25 connections a replica, arrivals' "
+        "scv 1 split by round robin: 0.333 at each replica)")
+
+
+def test_an_objective_below_a_requests_own_time_has_no_knee():
+    # Each request holds its connection 85 ms and takes 0.5 ms of CPU: 80 ms cannot be met.
+    assert model(slo_p99_ms=80)["knee_rps"] == 0
+
+
+def test_the_knee_never_passes_a_lower_ceiling():
+    result = model(app_cpu_ms_per_request=2, app_cpus=1, slo_p99_ms=500, arrival_scv=0)
+    assert result["limited_by"] == "app_cpu"
+    assert result["knee_rps"] == pytest.approx(result["ceiling_rps"]) == pytest.approx(500)
+
+
+@pytest.mark.parametrize("changes,message", [
+    ({"slo_p99_ms": 0}, "slo_p99_ms must be greater than 0, got 0"),
+    ({"slo_p99_ms": "soon"}, "slo_p99_ms must be a number, got 'soon'"),
+    ({"arrival_scv": -1}, "arrival_scv must be at least 0, got -1"),
+    ({"balancing": "least_conn"}, "balancing must be one of round_robin, random, got 'least_conn'"),
+])
+def test_bad_knee_input_names_the_parameter(changes, message):
+    with pytest.raises(CapacityError, match=message):
+        model(**changes)
