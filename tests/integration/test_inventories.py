@@ -97,3 +97,33 @@ def test_production_inventory_without_vault_password_fails(tmp_path):
     result = ansible("ansible-inventory", "-i", str(inventory), "--list")
     assert result.returncode != 0
     assert "vault" in (result.stdout + result.stderr).lower()
+
+
+def test_every_variable_the_production_inventory_sets_is_read():
+    """A variable nothing reads misleads whoever edits it (the example once set
+    advwell_backend_replicas and eleven more that no role or playbook used)."""
+    import pathlib
+    import re
+
+    import yaml
+
+    root = pathlib.Path(REPO_ROOT)
+    inventory = root / "inventory" / "production"
+    files = sorted((inventory / "group_vars").rglob("*.yml")) + [inventory / "group_vars" / "all" / "vault.yml.example"]
+    names = set()
+    for path in files:
+        names |= set(yaml.safe_load(path.read_text()) or {})
+    hosts = yaml.safe_load((inventory / "hosts.yml").read_text())
+    for group in hosts["all"]["children"].values():
+        for host_vars in group["hosts"].values():
+            names |= set(host_vars or {})
+    code = "\n".join(path.read_text(errors="replace") for folder in ("roles", "playbooks", "plugins")
+                     for path in (root / folder).rglob("*") if path.is_file())
+    # The vault's variables are read by the inventory's own values.
+    values = "\n".join(path.read_text() for path in files if path.suffix == ".yml")
+
+    def read(name):
+        return re.search(rf"\b{re.escape(name)}\b", values if name.startswith("vault_") else code)
+
+    unread = sorted(name for name in names if not name.startswith("ansible_") and not read(name))
+    assert unread == [], f"set in inventory/production but read by no role, playbook or plugin: {unread}"

@@ -62,3 +62,29 @@ def test_unknown_names_hosts_and_roles_are_errors(tmp_path):
     ]:
         values, run = lookup(tmp_path, expression)
         assert values is None and message in run.stdout + run.stderr, run.stdout + run.stderr
+
+
+def test_the_restore_playbook_asks_for_what_phase_5_and_phase_3_set_up(tmp_path):
+    # An inventory that moves the backup's deploy directory and renames the database and the
+    # stack, without naming the restore script: phase5_restore.yml's own variables must follow
+    # (they once fell back to copies of the defaults, /root/advwell-db/scripts/restore.sh).
+    import yaml
+
+    from .ansible_run import REPO_ROOT
+
+    with open(f"{REPO_ROOT}/playbooks/phase5_restore.yml", encoding="utf-8") as handle:
+        restore_vars = yaml.safe_load(handle)[0]["vars"]
+    inventory = {"all": {"children": {
+        "app_vps": {"hosts": {"app-vps": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+                                          "app_vps_stack_name": "crm"}}},
+        "db_vps": {"hosts": {"db-vps": {"db_backup_deploy_dir": "/srv/backup", "db_backup_database": "lawdb"}}},
+    }}}
+    (tmp_path / "hosts.json").write_text(json.dumps(inventory))
+    result_file = tmp_path / "result.json"
+    playbook = [{"hosts": "app-vps", "gather_facts": False, "vars": restore_vars, "tasks": [{
+        "ansible.builtin.copy": {"content": "{{ [restore_script, restore_scratch, restore_service] | to_json }}",
+                                 "dest": str(result_file), "mode": "0600"}}]}]
+    (tmp_path / "play.yml").write_text(json.dumps(playbook))
+    run = ansible("ansible-playbook", "-i", str(tmp_path / "hosts.json"), str(tmp_path / "play.yml"))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert json.loads(result_file.read_text()) == ["/srv/backup/scripts/restore.sh", "lawdb_restore", "crm_backend"]
