@@ -286,7 +286,7 @@ def _knee(replicas, servers, hold, own_seconds, scv, slo_seconds):
     low, high = 0.0, servers / hold
     if _p99_seconds(high * (1 - _SLACK), servers, hold, own_seconds, scv) <= slo_seconds:
         return replicas * high
-    for _ in range(60):
+    for _step in range(60):
         middle = (low + high) / 2
         if _p99_seconds(middle, servers, hold, own_seconds, scv) <= slo_seconds:
             low = middle
