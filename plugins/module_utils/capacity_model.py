@@ -17,8 +17,8 @@ The replicas a target needs are searched only within the connection budget of
 module_utils/connection_budget.py, so the model never proposes more replicas than
 ``max_replicas``. Phase 7 checks the model against the lab's measurements.
 
-The ceiling is the rate no replica count of requests can exceed; requests queue for a
-connection well before it when they arrive unevenly. With a latency objective
+The ceiling is a rate the replicas cannot exceed, however requests arrive; requests queue
+for a connection well before it when they arrive unevenly. With a latency objective
 (``slo_p99_ms``) the model also gives the knee: the highest rate whose p99 response stays
 within it. Each replica is a queue with ``pool_size`` servers whose service is the hold
 (round trips, which hardly vary: deterministic). Its arrivals' variability is what the

@@ -190,16 +190,16 @@ def within_slo(step, slo_p99_ms, max_error_ratio):
 def refine_rates(steps, slo_p99_ms, max_error_ratio, count):
     """``count`` rates between the highest step within the objective and the lowest step
     above it that is not, evenly spaced by ratio: where the knee lies, measured closer."""
-    offered = sorted(step["offered_rps"] for step in steps
-                     if within_slo(step, slo_p99_ms, max_error_ratio))
-    if not offered or count < 1:
+    within = [step["offered_rps"] for step in steps if within_slo(step, slo_p99_ms, max_error_ratio)]
+    if not within or count < 1:
         return []
-    beyond = [step["offered_rps"] for step in steps if step["offered_rps"] > offered[-1]
+    knee = max(within)
+    beyond = [step["offered_rps"] for step in steps if step["offered_rps"] > knee
               and not within_slo(step, slo_p99_ms, max_error_ratio)]
     if not beyond:
         return []
-    ratio = (min(beyond) / offered[-1]) ** (1 / (count + 1))
-    return [round(offered[-1] * ratio ** index, 2) for index in range(1, count + 1)]
+    ratio = (min(beyond) / knee) ** (1 / (count + 1))
+    return [round(knee * ratio ** index, 2) for index in range(1, count + 1)]
 
 
 async def _steps(session, url, rates, step_seconds, max_in_flight, max_error_ratio, max_p99_ms):
