@@ -83,7 +83,7 @@ def test_production_inventory_needs_and_reads_the_vault(tmp_path):
     assert host["advwell_app_address"] == "203.0.113.10"
     assert host["base_hostname"] == "advwell-db"
     assert host["vault_postgres_password"] == "CHANGE-ME"
-    assert host["advwell_postgres_settings"]["shared_buffers"] == "4GB"
+    assert host["advwell_host_cpus"] == 4
     assert host["advwell_host_memory_mb"] == 16384
 
     app = ansible("ansible-inventory", "-i", str(inventory), "--host", "app-vps",
