@@ -101,7 +101,7 @@ def test_production_inventory_without_vault_password_fails(tmp_path):
 
 def test_every_variable_the_production_inventory_sets_is_read():
     """A variable nothing reads misleads whoever edits it (the example once set
-    advwell_backend_replicas and eleven more that no role or playbook used)."""
+    advwell_backend_replicas and twelve more that no role or playbook used)."""
     import pathlib
     import re
 
