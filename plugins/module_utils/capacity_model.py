@@ -175,7 +175,7 @@ def capacity_model(replicas, pool_size, max_connections, round_trip_ms, queries_
 
     limits = limits_for(replicas)
     ceiling, limited_by = _lowest(limits)
-    offices = math.floor(round(ceiling / office_peak_rps, 9))
+    offices = _offices(ceiling, office_peak_rps)
 
     parts = [
         f"{_plural(replicas, 'replica', 'replicas')} x "
@@ -197,10 +197,11 @@ def capacity_model(replicas, pool_size, max_connections, round_trip_ms, queries_
     arithmetic = (f"{'; '.join(parts)}: ceiling {_show(ceiling)} req/s, set by {_NAMES[limited_by]}; "
                   f"{offices} offices at {_show(office_peak_rps)} req/s each")
 
-    knee = None
+    knee = knee_offices = None
     replica_scv = replica_arrival_scv(arrival_scv, replicas, balancing)
     if slo_p99_ms is not None:
         knee = min(_knee(replicas, pool_size, hold, app_seconds, replica_scv, slo_p99_ms / 1000), ceiling)
+        knee_offices = _offices(knee, office_peak_rps)
         arithmetic += (f"; p99 within {_show(slo_p99_ms)} ms up to {_show(knee)} req/s "
                        f"({_plural(pool_size, 'connection', 'connections')} a replica, arrivals' scv "
                        f"{_show(arrival_scv)} split by {balancing.replace('_', ' ')}: "
@@ -242,8 +243,14 @@ def capacity_model(replicas, pool_size, max_connections, round_trip_ms, queries_
         "slo_p99_ms": slo_p99_ms,
         "replica_arrival_scv": replica_scv,
         "knee_rps": knee,
+        "knee_offices": knee_offices,
         "arithmetic": arithmetic,
     }
+
+
+def _offices(rate, office_peak_rps):
+    """Offices served at ``rate``, rounded down (exactly 830 req/s is 200 offices, not 199)."""
+    return math.floor(round(rate / office_peak_rps, 9))
 
 
 def replica_arrival_scv(arrival_scv, replicas, balancing):

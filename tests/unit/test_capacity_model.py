@@ -258,7 +258,7 @@ def test_filter_raises_ansible_filter_error():
 
 def test_without_an_objective_there_is_no_knee():
     result = model()
-    assert result["knee_rps"] is None and result["slo_p99_ms"] is None
+    assert result["knee_rps"] is None and result["knee_offices"] is None and result["slo_p99_ms"] is None
     assert "p99 within" not in result["arithmetic"]
 
 
@@ -324,6 +324,7 @@ def test_the_seeds_pool_with_users_arriving_at_random_keeps_its_knee_near_the_ce
     # Traefik, queue only in the last few per cent below the 882 req/s.
     result = model(slo_p99_ms=500, arrival_scv=1, balancing="round_robin")
     assert 0.95 * result["ceiling_rps"] < result["knee_rps"] < result["ceiling_rps"]
+    assert result["knee_offices"] == math.floor(result["knee_rps"] / 4.15) == 211
     assert result["arithmetic"].endswith(
         f"; p99 within 500 ms up to {result['knee_rps']:.0f} req/s (25 connections a replica, arrivals' "
         "scv 1 split by round robin: 0.333 at each replica)")
