@@ -1,7 +1,6 @@
 """Runs ansible-playbook / ansible-inventory from the checkout for tests."""
 import json
 import os
-import re
 import subprocess
 import sys
 
@@ -67,21 +66,61 @@ def run_module(tmp_path, module, args, check_mode=False, verbosity="-v", host=No
     return json.loads(result_file.read_text()), run
 
 
-# A host's result line in the default callback's output, e.g. "fatal: [firewall-1]: FAILED! => ...".
-RESULT_LINE = re.compile(r"^(ok|changed|skipping|fatal|failed|rescued|ignored): \[([^\]]+)\]")
+def run_playbook(*args, env=None):
+    """Runs ansible-playbook with the ansible.posix.json callback; returns (report, the run).
+
+    The report is the callback's JSON: "plays" (each with its "tasks", each task with
+    "hosts": {host: its result}) and "stats" ({host: {"ok", "changed", "failures", ...}}).
+    Results are whole values keyed by host and task, so a test asserts on a message itself,
+    never on the default callback's text, which folds long lines and prints a repeated error
+    only for whichever host reaches it first.
+    """
+    run = ansible("ansible-playbook", *args, env={"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", **(env or {})})
+    try:
+        report = json.loads(run.stdout)
+    except ValueError:
+        raise AssertionError(f"ansible-playbook wrote no JSON report (rc {run.returncode}):\n"
+                             f"{run.stdout}\n{run.stderr}") from None
+    return report, run
+
+
+def result_status(result):
+    """A task result's outcome in one word: failed, unreachable, skipped, changed or ok."""
+    for status in ("failed", "unreachable", "skipped", "changed"):
+        if result.get(status):
+            return status
+    return "ok"
+
+
+def result_error(result):
+    """The message a failed result gives: a loop's first failed item's, or the task's own
+    (a result hidden by no_log has none: its "censored" note is returned)."""
+    failed_items = [item for item in result.get("results", []) if isinstance(item, dict) and item.get("failed")]
+    source = failed_items[0] if failed_items else result
+    return str(source.get("msg", source.get("censored", "")))
+
+
+def host_results(report):
+    """{host: [its task results, in order]} of a run_playbook report. A result is {"task": the
+    task's name (a role's as "role : name"), "status": result_status, "error": result_error
+    when it failed, else "", "result": the whole result}."""
+    results = {}
+    for play in report["plays"]:
+        for task in play["tasks"]:
+            for host, result in task["hosts"].items():
+                status = result_status(result)
+                results.setdefault(host, []).append({
+                    "task": task["task"]["name"], "status": status, "result": result,
+                    "error": result_error(result) if status == "failed" else ""})
+    return results
 
 
 def run_roles(tmp_path, cases, check_mode=False):
     """Runs entry points of collection roles on this machine, every case in one ansible-playbook.
 
     `cases` maps a host name to (role, entry, variables); the variables are the host's, which
-    take precedence over the role's defaults. Returns ({host: [its task results, in order]},
-    the run). A result is {"task", "status", "text"}: the task's name, the word the default
-    callback begins the host's line with (ok, changed, skipping, fatal ...; a loop's is failed
-    when an item failed), and what it printed for the host, the error lines before the result
-    included (ansible-core 2.19 prints a failed task's message there even when its result is
-    hidden by no_log). It prints an error it has printed before only once, so cases that fail
-    with the same message need messages of their own (the message names what is wrong).
+    take precedence over the role's defaults. Returns ({host: its task results, as
+    host_results gives them}, the report, the run).
     """
 
     hosts = {host: {"ansible_connection": "local",
@@ -105,34 +144,13 @@ def run_roles(tmp_path, cases, check_mode=False):
     inventory_file.write_text(json.dumps({"all": {"hosts": hosts}}))
     playbook_file = tmp_path / "roles.json"
     playbook_file.write_text(json.dumps(playbook))
-    # The error lines go with the results they precede: one stream.
-    run = ansible("ansible-playbook", *(["--check"] if check_mode else []), "-i", str(inventory_file),
-                  str(playbook_file), merge_stderr=True)
-    results = {host: [] for host in cases}
-    task, pending, current = None, [], None
-    for line in run.stdout.splitlines():
-        if line.startswith(("TASK [", "PLAY [", "PLAY RECAP")):
-            task, pending, current = line.partition("[")[2].rpartition("]")[0], [], None
-        elif (match := RESULT_LINE.match(line)) and match.group(2) in results:
-            status, host_results, text = match.group(1), results[match.group(2)], "\n".join([*pending, line])
-            pending = []
-            if host_results and host_results[-1]["task"] == task:  # a loop's next item
-                current = host_results[-1]
-                current["text"] += "\n" + text
-                if status in ("fatal", "failed"):
-                    current["status"] = status
-                continue
-            current = {"task": task, "status": status, "text": text}
-            host_results.append(current)
-        elif current is not None and line.startswith(" "):
-            current["text"] += "\n" + line
-        else:
-            pending.append(line)
-            current = None
-    return results, run
+    report, run = run_playbook(*(["--check"] if check_mode else []), "-i", str(inventory_file), str(playbook_file))
+    results = host_results(report)
+    return {host: results.get(host, []) for host in cases}, report, run
 
 
 def run_role(tmp_path, role, entry, variables, check_mode=False):
-    """Runs one entry point of a collection role on this machine (run_roles with one case);
-    returns the run, its errors in stdout."""
-    return run_roles(tmp_path, {"localhost": (role, entry, variables)}, check_mode)[1]
+    """Runs one entry point of a collection role on this machine (run_roles with one case,
+    the host "localhost"); returns (its task results, its stats, the run)."""
+    results, report, run = run_roles(tmp_path, {"localhost": (role, entry, variables)}, check_mode)
+    return results["localhost"], report["stats"].get("localhost", {}), run

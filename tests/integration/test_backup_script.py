@@ -631,10 +631,10 @@ def test_the_role_creates_the_backups_login_with_pg_read_all_data_only(tmp_path,
                      db_backup_restore_password=postgres_server.password,
                      ansible_python_interpreter=sys.executable)
     try:
-        for attempt, changed in ((1, "changed=2"), (2, "changed=0")):
-            run = run_role(tmp_path, "db_backup", "database_role", variables)
+        for attempt, changed in ((1, 2), (2, 0)):
+            results, stats, run = run_role(tmp_path, "db_backup", "database_role", variables)
             assert run.returncode == 0, run.stdout + run.stderr
-            assert changed in run.stdout, (attempt, run.stdout)
+            assert stats["changed"] == changed, (attempt, [(r["task"], r["status"]) for r in results])
             assert password not in run.stdout + run.stderr
         [attributes] = postgres_server.query(
             "SELECT rolcanlogin, rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls "

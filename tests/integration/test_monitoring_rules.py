@@ -17,18 +17,20 @@ DB = {"severity": None, "vps": "postgres"}
 
 
 def render_role(directory, entry="render", **variables):
-    """Runs the role's entry on this machine with promtool and amtool as they are installed."""
+    """Runs the role's entry on this machine with promtool and amtool as they are installed;
+    returns (its task results, the run)."""
     settings = {"monitoring_config_dir": str(directory / "config"), "monitoring_reload": False,
                 "monitoring_promtool": "promtool", "monitoring_amtool": "amtool",
                 "monitoring_db_address": "10.0.0.2", "ansible_python_interpreter": shutil.which("python3"),
                 **variables}
-    return run_role(directory, "monitoring", entry, settings)
+    results, _stats, run = run_role(directory, "monitoring", entry, settings)
+    return results, run
 
 
 @pytest.fixture(scope="module")
 def rules_file(tmp_path_factory):
     directory = tmp_path_factory.mktemp("monitoring")
-    run = render_role(directory)
+    _results, run = render_role(directory)
     assert run.returncode == 0, run.stdout + run.stderr
     return directory / "config" / "prometheus" / "rules" / "advwell.yml"
 
@@ -316,7 +318,7 @@ def test_critical_memory_also_is_high_memory(tmp_path, rules_file):
 
 
 def test_shorter_waits_from_the_inventory(tmp_path):
-    run = render_role(tmp_path, monitoring_alert_for={"postgres_down": "30s"})
+    _results, run = render_role(tmp_path, monitoring_alert_for={"postgres_down": "30s"})
     assert run.returncode == 0, run.stdout + run.stderr
     rules = (tmp_path / "config" / "prometheus" / "rules" / "advwell.yml").read_text()
     down = rules.split("alert: PostgresVPSDown", 1)[1].split("- alert:", 1)[0]
@@ -354,7 +356,7 @@ def test_no_traffic_is_infinite_headroom_and_never_alerts(tmp_path, rules_file):
 
 def test_the_headroom_alert_follows_the_variables(tmp_path):
     """A longer hold per request (phase 7's measurement) lowers the ceiling; the minimum is the inventory's."""
-    run = render_role(tmp_path, monitoring_capacity_connection_seconds=0.17, monitoring_capacity_headroom_min=2,
+    _results, run = render_role(tmp_path, monitoring_capacity_connection_seconds=0.17, monitoring_capacity_headroom_min=2,
                       monitoring_alert_for={"capacity_headroom": "5m"})
     assert run.returncode == 0, run.stdout + run.stderr
     rules_file = tmp_path / "config" / "prometheus" / "rules" / "advwell.yml"

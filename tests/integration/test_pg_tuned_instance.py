@@ -178,4 +178,7 @@ def test_password_never_appears_even_verbose(server, tmp_path):
     assert failed["failed"] is True
     ok, run = run_module(tmp_path, server, verbosity="-vvv", settings={"work_mem": "16MB"})
     assert not ok.get("failed"), ok
-    assert "login_password: VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" in run.stdout
+    # The module's arguments are in the verbose output, the password masked: the checks above
+    # looked where it would be. (One token: the callback's folding cannot split it.)
+    assert ok["invocation"]["module_args"]["login_password"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+    assert "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" in run.stdout

@@ -6,6 +6,7 @@ comes after validation, so its absence from a case's results proves nothing was 
 """
 
 import collections
+import json
 
 import pytest
 
@@ -48,7 +49,8 @@ def in_case_dir(value, case_dir):
 
 @pytest.fixture(scope="module")
 def outcome(tmp_path_factory):
-    """({host: its task results}, the whole output) of the one check-mode run of every case."""
+    """({host: its task results}, everything the run printed) of the one check-mode run of
+    every case (results as ansible_run.host_results gives them)."""
     base = tmp_path_factory.mktemp("roles")
     run_cases = {}
     for host, (name, variables, files) in CASES.items():
@@ -58,24 +60,24 @@ def outcome(tmp_path_factory):
         for file_name, content in files.items():
             (case_dir / file_name).write_text(content)
         run_cases[host] = (entry.role, entry.tasks_from, in_case_dir({**entry.common, **variables}, case_dir))
-    results, run = run_roles(base, run_cases, check_mode=True)
+    results, _report, run = run_roles(base, run_cases, check_mode=True)
     return results, run.stdout + run.stderr
 
 
 def failed(result):
-    return result["status"] in ("fatal", "failed")
+    return result["status"] == "failed"
 
 
 def shown(results):
-    return "\n".join(result["text"] for result in results)
+    return "\n".join(f"{result['task']}: {result['status']} {result['error']}" for result in results)
 
 
 def assert_rejected_before_changes(outcome, host, message):
-    """The case failed on its last task, with `message`, before its first change task."""
+    """The case failed on its last task, whose message has `message`, before its first change task."""
     results = outcome[0][host]
     first_change_task = ENTRY_POINTS[CASES[host][0]].first_change_task
     assert results and failed(results[-1]), shown(results)
-    assert message in results[-1]["text"], shown(results)
+    assert message in results[-1]["error"], shown(results)
     assert not [result for result in results if first_change_task in result["task"]], shown(results)
 
 
@@ -168,9 +170,9 @@ def test_valid_firewall_input_passes_validation(outcome):
 
 
 entry_point("db_vps", "db_vps", "main", "Install the PostgreSQL and cryptography libraries",
-            db_vps_superuser_password="x", db_vps_host_memory="16GB", db_vps_host_cpus=4,
+            db_vps_superuser_password="s3cret-superuser", db_vps_host_memory="16GB", db_vps_host_cpus=4,
             db_vps_app_address="203.0.113.10", db_vps_tls_names=["198.51.100.20"],
-            db_vps_tls_ca_passphrase="p", db_vps_tls_ca_dir="{dir}/pki")
+            db_vps_tls_ca_passphrase="s3cret-ca", db_vps_tls_ca_dir="{dir}/pki")
 BAD_DB_VPS = [
     ("app address not an IP", {"db_vps_app_address": "app-vps"}, "db_vps_app_address: 'app-vps'"),
     ("unknown storage", {"db_vps_storage": "tape"}, "db_vps_storage"),
@@ -189,10 +191,10 @@ def test_db_vps_rejects_bad_input(outcome, host, message):
     assert_rejected_before_changes(outcome, host, message)
 
 
-MIGRATION_PASSWORDS = {"db_migration_source_password": "x", "db_migration_target_password": "y",
+MIGRATION_PASSWORDS = {"db_migration_source_password": "s3cret-source", "db_migration_target_password": "s3cret-target",
                        "db_migration_target_host": "198.51.100.20"}
 entry_point("db_migration", "db_migration", "main", "Look for the record of a finished migration",
-            db_migration_app_password="z", **MIGRATION_PASSWORDS)
+            db_migration_app_password="s3cret-app", **MIGRATION_PASSWORDS)
 BAD_DB_MIGRATION = [
     ("target port out of range", {"db_migration_target_port": 70000}, "db_migration_target_port: '70000'"),
     ("target host with a space", {"db_migration_target_host": "db host"}, "db_migration_target_host: 'db host'"),
@@ -223,7 +225,7 @@ def test_db_migration_rollback_needs_confirmation(outcome):
     assert_rejected_before_changes(outcome, UNCONFIRMED_ROLLBACK, "Run again with -e db_migration_rollback_confirm=yes")
 
 
-APP_VPS_REQUIRED = {"app_vps_swarm_advertise_address": "203.0.113.10", "app_vps_redis_password": "x"}
+APP_VPS_REQUIRED = {"app_vps_swarm_advertise_address": "203.0.113.10", "app_vps_redis_password": "s3cret-redis"}
 entry_point("app_vps", "app_vps", "main", "Read the DATABASE_URL phase 2 wrote", **APP_VPS_REQUIRED)
 BAD_APP_VPS = [
     ("negative replicas", {"app_vps_backend_replicas": -1},
@@ -260,15 +262,15 @@ UNVERIFIED_URLS = [
 @pytest.mark.parametrize("host,message", UNVERIFIED_URLS)
 def test_app_vps_refuses_a_database_url_that_does_not_verify_the_server(outcome, host, message):
     assert_rejected_before_changes(outcome, host, message)
-    assert "pw@" not in shown(outcome[0][host])
+    assert "pw@" not in json.dumps(outcome[0][host])
 
 
 # A throwaway key made with age-keygen for these checks.
 AGE_RECIPIENT = "age1su86sv4t5gsfk09xkq5mkdf573n5zdh5d6cq0rtdpq4t3jmde5nqdvwqnx"
 AGE_IDENTITY = "AGE-SECRET-KEY-1Z4ZZF3H3P7SWJEY27CCFQDCQLX0X7P7E0VANL3CUM35L742WJ7XS84XY03"
 entry_point("db_backup", "db_backup", "main", "Install what the backup script needs",
-            db_backup_password="x", db_backup_s3_access_key="a", db_backup_s3_secret_key="s",
-            db_backup_restore_password="r", db_backup_age_recipients=[AGE_RECIPIENT],
+            db_backup_password="s3cret-backup", db_backup_s3_access_key="a", db_backup_s3_secret_key="s3cret-s3",
+            db_backup_restore_password="s3cret-restore", db_backup_age_recipients=[AGE_RECIPIENT],
             db_backup_age_identity=AGE_IDENTITY)
 BAD_DB_BACKUP = [
     ("prefix without slash", {"db_backup_s3_prefix": "backups/postgresql"},
@@ -278,7 +280,10 @@ BAD_DB_BACKUP = [
     ("backup dir with a space", {"db_backup_dir": "/root/my backups"}, "db_backup_dir: '/root/my backups'"),
     ("no S3 secret key", {"db_backup_s3_secret_key": ""}, "db_backup_s3_secret_key must be set"),
     ("unknown mode", {"db_backup_pg_mode": "ssh"}, "db_backup_pg_mode"),
-    ("no restore password", {"db_backup_restore_password": ""}, "db_backup_restore_password,"),
+    ("no restore password", {"db_backup_restore_password": ""},
+     "db_backup_restore_password must be set (by default from advwell_postgres_password"),
+    ("no backup password", {"db_backup_password": ""}, "db_backup_password must be set"),
+    ("no S3 access key", {"db_backup_s3_access_key": ""}, "db_backup_s3_access_key must be set"),
     ("margin below 1", {"db_backup_space_margin": 0.5}, "db_backup_space_margin at least 1 (0.5)"),
     ("server on another host", {"db_backup_pg_mode": "host", "db_backup_host": "198.51.100.20"},
      "db_backup_host: '198.51.100.20' is not this host"),
@@ -295,6 +300,28 @@ BAD_DB_BACKUP = [
 @pytest.mark.parametrize("host,message", cases("db_backup", BAD_DB_BACKUP))
 def test_db_backup_rejects_bad_input(outcome, host, message):
     assert_rejected_before_changes(outcome, host, message)
+
+
+BACKUP_SECRETS = ["db_backup_password", "db_backup_restore_password", "db_backup_s3_access_key", "db_backup_s3_secret_key"]
+
+
+def missing_secret_case(name):
+    [host] = [host for host, (entry, variables, _files) in CASES.items() if entry == "db_backup" and variables == {name: ""}]
+    return host
+
+
+def test_each_missing_backup_secret_is_named_alone(outcome):
+    """Four cases, four messages: each names the one variable that is missing, and no other."""
+    for name in BACKUP_SECRETS:
+        error = outcome[0][missing_secret_case(name)][-1]["error"]
+        assert [other for other in BACKUP_SECRETS if other in error] == [name], error
+
+
+def test_a_wrong_expectation_fails(outcome):
+    """The check the tables use fails on a case whose expected message is another case's."""
+    with pytest.raises(AssertionError):
+        assert_rejected_before_changes(outcome, missing_secret_case("db_backup_s3_secret_key"),
+                                       "db_backup_s3_access_key must be set")
 
 
 entry_point("monitoring", "monitoring", "main", "Install the configuration checks", monitoring_db_address="10.0.0.2")
@@ -334,7 +361,7 @@ BAD_MONITORING = [
 @pytest.mark.parametrize("host,message", cases("monitoring", BAD_MONITORING))
 def test_monitoring_rejects_bad_input(outcome, host, message):
     assert_rejected_before_changes(outcome, host, message)
-    assert "s3cret" not in shown(outcome[0][host])
+    assert "s3cret" not in json.dumps(outcome[0][host])
 
 
 entry_point("capacity", "capacity", "main", "Measure the generator's own ceiling",
@@ -359,7 +386,7 @@ BAD_CAPACITY = [
 @pytest.mark.parametrize("host,message", cases("capacity", BAD_CAPACITY))
 def test_capacity_rejects_bad_input_before_any_request(outcome, host, message):
     assert_rejected_before_changes(outcome, host, message)
-    assert "Nothing was sent" in outcome[0][host][-1]["text"]
+    assert "Nothing was sent" in outcome[0][host][-1]["error"]
 
 
 entry_point("status", "status", "main", "Ask whether the host answers")

@@ -3,7 +3,7 @@ them there (their defaults under the inventory, their vars over it, extra vars o
 import json
 import sys
 
-from .ansible_run import ansible
+from .ansible_run import ansible, host_results, run_playbook
 
 INVENTORY = {
     "all": {
@@ -27,8 +27,11 @@ def lookup(tmp_path, expression, *extra):
         "ansible.builtin.copy": {"content": "{{ (" + expression + ") | to_json }}", "dest": str(result_file),
                                  "mode": "0600"}}]}]
     (tmp_path / "play.yml").write_text(json.dumps(playbook))
-    run = ansible("ansible-playbook", "-i", str(tmp_path / "hosts.json"), str(tmp_path / "play.yml"), *extra)
-    return (json.loads(result_file.read_text()) if run.returncode == 0 else None), run
+    report, run = run_playbook("-i", str(tmp_path / "hosts.json"), str(tmp_path / "play.yml"), *extra)
+    if run.returncode == 0:
+        return json.loads(result_file.read_text()), run
+    [result] = host_results(report)["app-vps"]
+    return None, result["error"]
 
 
 def test_another_hosts_values_from_the_defaults_under_its_inventory(tmp_path):
@@ -60,8 +63,8 @@ def test_unknown_names_hosts_and_roles_are_errors(tmp_path):
         ("lookup('advwell.platform.role_vars', 'db_vps_container', host='db-vps', roles=['db_nothing'])",
          "role_vars: no role 'db_nothing' in this collection"),
     ]:
-        values, run = lookup(tmp_path, expression)
-        assert values is None and message in run.stdout + run.stderr, run.stdout + run.stderr
+        values, error = lookup(tmp_path, expression)
+        assert values is None and message in error, error
 
 
 def test_the_restore_playbook_asks_for_what_phase_5_and_phase_3_set_up(tmp_path):
