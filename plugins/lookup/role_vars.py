@@ -16,8 +16,10 @@ description:
   - So a play on one host can name what another host's roles use (a database host's paths
     from a play on the app host) without a copy of any default, and the values follow the
     inventory whenever it overrides a default.
-  - The roles' defaults are read from this collection's C(roles/) directory. Ask only for
-    variables that are not secrets; the values are returned as they are.
+  - The roles' defaults are read from this collection's C(roles/) directory. A role's
+    dependencies (its C(meta/main.yml), such as the C(advwell) role every role depends on) are
+    layered under it, as Ansible runs them first.
+  - Ask only for variables that are not secrets; the values are returned as they are.
 options:
   _terms:
     description: Names of the variables (strings, or lists of them).
@@ -36,9 +38,9 @@ options:
 EXAMPLES = r"""
 - name: The database host's deploy directory, as phase 2 and phase 5 use it
   ansible.builtin.debug:
-    msg: "{{ db.db_vps_deploy_dir }} {{ db.db_backup_restore_script }}"
+    msg: "{{ db.advwell_db_deploy_dir }} {{ db.db_backup_restore_script }}"
   vars:
-    db: "{{ lookup('advwell.platform.role_vars', 'db_vps_deploy_dir', 'db_backup_restore_script',
+    db: "{{ lookup('advwell.platform.role_vars', 'advwell_db_deploy_dir', 'db_backup_restore_script',
             host=groups['db_vps'][0], roles=['db_vps', 'db_backup']) }}"
 """
 
@@ -74,6 +76,18 @@ class LookupModule(LookupBase):
             return {}
         return self._loader.load_from_file(path, trusted_as_template=True) or {}
 
+    def _with_dependencies(self, roles):
+        """The roles and, before each, its dependencies (once each, lowest first)."""
+        ordered = []
+        for role in roles:
+            meta = self._role_file(role, "meta")
+            dependencies = [dependency if isinstance(dependency, str) else dependency.get("role", dependency.get("name", ""))
+                            for dependency in meta.get("dependencies") or []]
+            for name in self._with_dependencies([dependency.split(".")[-1] for dependency in dependencies]) + [role]:
+                if name not in ordered:
+                    ordered.append(name)
+        return ordered
+
     def run(self, terms, variables=None, **kwargs):
         self.set_options(var_options=variables, direct=kwargs)
         host = self.get_option("host")
@@ -85,6 +99,7 @@ class LookupModule(LookupBase):
         for role in roles:
             if not os.path.isdir(os.path.join(ROLES_DIR, role)):
                 raise AnsibleLookupError(f"role_vars: no role {role!r} in this collection ({ROLES_DIR})")
+        roles = self._with_dependencies(roles)
         # As when the roles run: their defaults, the host's inventory variables and facts
         # (whose precedence the variable manager has applied), the roles' vars, extra vars.
         layered = {}

@@ -465,9 +465,9 @@ def test_the_script_runs_with_the_env_file_the_role_renders(backup, tmp_path, po
     s3 = backup.s3
     out = render_role_files(
         tmp_path, db_backup_pg_mode="host", db_backup_host=postgres_server.host,
-        db_backup_port=postgres_server.port, db_backup_pg_bindir=str(backup.bindir),
-        db_backup_database=backup.dbname, db_backup_password=backup.settings["PGPASSWORD"],
-        db_backup_restore_password=postgres_server.password,
+        advwell_db_port=postgres_server.port, db_backup_pg_bindir=str(backup.bindir),
+        advwell_database=backup.dbname, db_backup_password=backup.settings["PGPASSWORD"],
+        advwell_postgres_password=postgres_server.password,
         db_backup_age_recipients=[backup.age_key.recipient], db_backup_age_recipients_file=str(backup.recipients),
         db_backup_dir=str(backup.dir), db_backup_metrics_file=str(backup.metrics),
         db_backup_s3_bucket=backup.bucket, db_backup_s3_endpoint_url=s3.endpoint_url,
@@ -529,7 +529,7 @@ def test_container_mode_dumps_through_a_one_shot_container_of_the_servers_image(
     backups = tmp_path / "backups"
     metrics = tmp_path / "advwell_backup.prom"
     out = render_role_files(
-        tmp_path, db_backup_container=postgres_container, db_backup_image=CONTAINER_IMAGE,
+        tmp_path, advwell_db_container=postgres_container, advwell_db_image=CONTAINER_IMAGE,
         db_backup_user="postgres", db_backup_password="container-secret", db_backup_dir=str(backups),
         db_backup_metrics_file=str(metrics), db_backup_age_recipients=[age_key.recipient],
         db_backup_age_recipients_file=str(tmp_path / "recipients.txt"),
@@ -626,9 +626,9 @@ def test_the_role_creates_the_backups_login_with_pg_read_all_data_only(tmp_path,
     from tests.integration.ansible_run import run_role
     role, password = "advwell_backup_role_test", "role-test-secret-4711"
     variables = dict(db_backup_pg_mode="host", db_backup_host=postgres_server.host,
-                     db_backup_port=postgres_server.port, db_backup_user=role, db_backup_password=password,
-                     db_backup_restore_user=postgres_server.user,
-                     db_backup_restore_password=postgres_server.password,
+                     advwell_db_port=postgres_server.port, db_backup_user=role, db_backup_password=password,
+                     advwell_db_superuser=postgres_server.user,
+                     advwell_postgres_password=postgres_server.password,
                      ansible_python_interpreter=sys.executable)
     try:
         for attempt, changed in ((1, 2), (2, 0)):

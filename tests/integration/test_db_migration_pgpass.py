@@ -26,8 +26,8 @@ def test_password_file_escapes_colons_and_backslashes(tmp_path):
     variables = tmp_path / "vars.json"
     variables.write_text(json.dumps({
         "db_migration_source_user": "postgres", "db_migration_source_password": "a:b\\c",
-        "db_migration_target_host": "198.51.100.20", "db_migration_target_port": 5432,
-        "db_migration_target_user": "postgres", "db_migration_target_password": "plain"}))
+        "advwell_db_address": "198.51.100.20", "advwell_db_port": 5432,
+        "advwell_db_superuser": "postgres", "advwell_postgres_password": "plain"}))
     run = ansible("ansible-playbook", "-i", "localhost,", str(playbook), "-e", f"@{variables}")
     assert run.returncode == 0, run.stdout + run.stderr
     assert dest.read_text() == ("127.0.0.1:5432:*:postgres:a\\:b\\\\c\n"

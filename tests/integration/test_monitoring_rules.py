@@ -21,7 +21,7 @@ def render_role(directory, entry="render", **variables):
     returns (its task results, the run)."""
     settings = {"monitoring_config_dir": str(directory / "config"), "monitoring_reload": False,
                 "monitoring_promtool": "promtool", "monitoring_amtool": "amtool",
-                "monitoring_db_address": "10.0.0.2", "ansible_python_interpreter": shutil.which("python3"),
+                "advwell_db_address": "10.0.0.2", "ansible_python_interpreter": shutil.which("python3"),
                 **variables}
     results, _stats, run = run_role(directory, "monitoring", entry, settings)
     return results, run

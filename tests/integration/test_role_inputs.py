@@ -170,19 +170,28 @@ def test_valid_firewall_input_passes_validation(outcome):
 
 
 entry_point("db_vps", "db_vps", "main", "Install the PostgreSQL and cryptography libraries",
-            db_vps_superuser_password="s3cret-superuser", db_vps_host_memory="16GB", db_vps_host_cpus=4,
+            advwell_postgres_password="s3cret-superuser", db_vps_host_memory="16GB", db_vps_host_cpus=4,
             db_vps_app_address="203.0.113.10", db_vps_tls_names=["198.51.100.20"],
-            db_vps_tls_ca_passphrase="s3cret-ca", db_vps_tls_ca_dir="{dir}/pki")
+            advwell_pki_passphrase="s3cret-ca", advwell_pki_dir="{dir}/pki")
 BAD_DB_VPS = [
     ("app address not an IP", {"db_vps_app_address": "app-vps"}, "db_vps_app_address: 'app-vps'"),
     ("unknown storage", {"db_vps_storage": "tape"}, "db_vps_storage"),
     ("unknown workload", {"db_vps_workload": "batch"}, "db_vps_workload"),
-    ("port out of range", {"db_vps_port": 99999}, "db_vps_port: '99999'"),
-    ("no password", {"db_vps_superuser_password": ""}, "db_vps_superuser_password: not set"),
+    ("port out of range", {"advwell_db_port": 99999}, "advwell_db_port: '99999'"),
+    ("no password", {"advwell_postgres_password": ""}, "advwell_postgres_password: not set"),
+    # One name per fact: a role's old copy of one is refused, naming the fact to set.
+    ("retired port variable", {"db_vps_port": 6432},
+     "db_vps_port is retired: set advwell_db_port instead, which every role reads"),
+    ("retired database variable", {"db_backup_database": "lawdb"},
+     "db_backup_database is retired: set advwell_database instead"),
+    ("superuser as the app's role", {"advwell_app_db_user": "postgres"},
+     "advwell_app_db_user: 'postgres' is the superuser"),
+    ("relative URL file", {"advwell_database_url_file": "config/database_url"},
+     "advwell_database_url_file: 'config/database_url' must be an absolute path"),
     ("certificate name is a network", {"db_vps_tls_names": ["198.51.100.0/24"]}, "db_vps_tls_names: [\"198.51.100.0/24\"]"),
     ("certificate name with a space", {"db_vps_tls_names": ["db host"]}, "db_vps_tls_names: [\"db host\"]"),
     ("renewal after expiry", {"db_vps_tls_renew_days": 400}, "db_vps_tls_renew_days: 400 must be less than db_vps_tls_cert_days (365)"),
-    ("no CA passphrase", {"db_vps_tls_ca_passphrase": ""}, "db_vps_tls_ca_passphrase: not set"),
+    ("no CA passphrase", {"advwell_pki_passphrase": ""}, "advwell_pki_passphrase: not set"),
 ]
 
 
@@ -191,23 +200,23 @@ def test_db_vps_rejects_bad_input(outcome, host, message):
     assert_rejected_before_changes(outcome, host, message)
 
 
-MIGRATION_PASSWORDS = {"db_migration_source_password": "s3cret-source", "db_migration_target_password": "s3cret-target",
-                       "db_migration_target_host": "198.51.100.20"}
+MIGRATION_PASSWORDS = {"db_migration_source_password": "s3cret-source", "advwell_postgres_password": "s3cret-target",
+                       "advwell_db_address": "198.51.100.20"}
 entry_point("db_migration", "db_migration", "main", "Look for the record of a finished migration",
-            db_migration_app_password="s3cret-app", **MIGRATION_PASSWORDS)
+            advwell_app_db_password="s3cret-app", **MIGRATION_PASSWORDS)
 BAD_DB_MIGRATION = [
-    ("target port out of range", {"db_migration_target_port": 70000}, "db_migration_target_port: '70000'"),
-    ("target host with a space", {"db_migration_target_host": "db host"}, "db_migration_target_host: 'db host'"),
+    ("target port out of range", {"advwell_db_port": 70000}, "advwell_db_port: '70000'"),
+    ("target host with a space", {"advwell_db_address": "db host"}, "advwell_db_address: 'db host'"),
     ("no source password", {"db_migration_source_password": ""}, "db_migration_source_password must be set"),
     ("zero jobs", {"db_migration_jobs": 0}, "db_migration_jobs must be >= 1 (0)"),
-    ("database name with SQL", {"db_migration_target_database": "advtom; DROP"},
-     "db_migration_target_database: 'advtom; DROP' must be a plain lower-case identifier"),
+    ("database name with SQL", {"advwell_database": "advtom; DROP"},
+     "advwell_database: 'advtom; DROP' must be a plain lower-case identifier"),
     ("compression out of range", {"db_migration_compression": 12}, "db_migration_compression 0-9 (12)"),
-    ("no app password", {"db_migration_app_password": ""}, "db_migration_app_password must be set"),
-    ("app role is the superuser", {"db_migration_app_user": "postgres"},
-     "db_migration_app_user: 'postgres' is the superuser"),
-    ("app role with SQL", {"db_migration_app_user": "app\"; DROP"},
-     "db_migration_app_user: 'app\"; DROP' must be a plain lower-case identifier"),
+    ("no app password", {"advwell_app_db_password": ""}, "advwell_app_db_password must be set"),
+    ("app role is the superuser", {"advwell_app_db_user": "postgres"},
+     "advwell_app_db_user: 'postgres' is the superuser"),
+    ("app role with SQL", {"advwell_app_db_user": "app\"; DROP"},
+     "advwell_app_db_user: 'app\"; DROP' must be a plain lower-case identifier"),
     ("plaintext to the target", {"db_migration_target_ssl_mode": "disable"}, "db_migration_target_ssl_mode"),
 ]
 
@@ -225,7 +234,7 @@ def test_db_migration_rollback_needs_confirmation(outcome):
     assert_rejected_before_changes(outcome, UNCONFIRMED_ROLLBACK, "Run again with -e db_migration_rollback_confirm=yes")
 
 
-APP_VPS_REQUIRED = {"app_vps_swarm_advertise_address": "203.0.113.10", "app_vps_redis_password": "s3cret-redis"}
+APP_VPS_REQUIRED = {"app_vps_swarm_advertise_address": "203.0.113.10", "advwell_redis_password": "s3cret-redis"}
 entry_point("app_vps", "app_vps", "main", "Read the DATABASE_URL phase 2 wrote", **APP_VPS_REQUIRED)
 BAD_APP_VPS = [
     ("negative replicas", {"app_vps_backend_replicas": -1},
@@ -248,7 +257,7 @@ def test_app_vps_rejects_bad_input(outcome, host, message):
 
 # The DATABASE_URL phase 2 writes, read from a file: past that read, the first change is the budget's check.
 entry_point("app_vps_url", "app_vps", "main", "Check the connection budget",
-            app_vps_database_url_file="{dir}/database_url", **APP_VPS_REQUIRED)
+            advwell_database_url_file="{dir}/database_url", **APP_VPS_REQUIRED)
 UNVERIFIED_URLS = [
     pytest.param(case("app_vps_url", {}, {"database_url": f"postgresql://advwell_app:pw@198.51.100.20:5432/advtom{query}"}),
                  message, id=case_id)
@@ -270,7 +279,7 @@ AGE_RECIPIENT = "age1su86sv4t5gsfk09xkq5mkdf573n5zdh5d6cq0rtdpq4t3jmde5nqdvwqnx"
 AGE_IDENTITY = "AGE-SECRET-KEY-1Z4ZZF3H3P7SWJEY27CCFQDCQLX0X7P7E0VANL3CUM35L742WJ7XS84XY03"
 entry_point("db_backup", "db_backup", "main", "Install what the backup script needs",
             db_backup_password="s3cret-backup", db_backup_s3_access_key="a", db_backup_s3_secret_key="s3cret-s3",
-            db_backup_restore_password="s3cret-restore", db_backup_age_recipients=[AGE_RECIPIENT],
+            advwell_postgres_password="s3cret-restore", db_backup_age_recipients=[AGE_RECIPIENT],
             db_backup_age_identity=AGE_IDENTITY)
 BAD_DB_BACKUP = [
     ("prefix without slash", {"db_backup_s3_prefix": "backups/postgresql"},
@@ -280,8 +289,8 @@ BAD_DB_BACKUP = [
     ("backup dir with a space", {"db_backup_dir": "/root/my backups"}, "db_backup_dir: '/root/my backups'"),
     ("no S3 secret key", {"db_backup_s3_secret_key": ""}, "db_backup_s3_secret_key must be set"),
     ("unknown mode", {"db_backup_pg_mode": "ssh"}, "db_backup_pg_mode"),
-    ("no restore password", {"db_backup_restore_password": ""},
-     "db_backup_restore_password must be set (by default from advwell_postgres_password"),
+    ("no superuser password", {"advwell_postgres_password": ""},
+     "advwell_postgres_password must be set (the database superuser's password, for restores and the drill"),
     ("no backup password", {"db_backup_password": ""}, "db_backup_password must be set"),
     ("no S3 access key", {"db_backup_s3_access_key": ""}, "db_backup_s3_access_key must be set"),
     ("margin below 1", {"db_backup_space_margin": 0.5}, "db_backup_space_margin at least 1 (0.5)"),
@@ -302,7 +311,7 @@ def test_db_backup_rejects_bad_input(outcome, host, message):
     assert_rejected_before_changes(outcome, host, message)
 
 
-BACKUP_SECRETS = ["db_backup_password", "db_backup_restore_password", "db_backup_s3_access_key", "db_backup_s3_secret_key"]
+BACKUP_SECRETS = ["db_backup_password", "advwell_postgres_password", "db_backup_s3_access_key", "db_backup_s3_secret_key"]
 
 
 def missing_secret_case(name):
@@ -324,7 +333,7 @@ def test_a_wrong_expectation_fails(outcome):
                                        "db_backup_s3_access_key must be set")
 
 
-entry_point("monitoring", "monitoring", "main", "Install the configuration checks", monitoring_db_address="10.0.0.2")
+entry_point("monitoring", "monitoring", "main", "Install the configuration checks", advwell_db_address="10.0.0.2")
 BAD_MONITORING = [
     ("threshold above 100", {"monitoring_disk_warning_percent": 120},
      "monitoring_disk_warning_percent: '120' must be a percentage between 0 and 100"),

@@ -12,7 +12,7 @@ INVENTORY = {
             "app_vps": {"hosts": {"app-vps": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}}},
             "db_vps": {"hosts": {"db-vps": {
                 # The inventory overrides a default; another default is built on it.
-                "db_vps_deploy_dir": "/srv/advwell-db",
+                "advwell_db_deploy_dir": "/srv/advwell-db",
                 "db_backup_s3_bucket": "{{ 'bucket-of-' ~ inventory_hostname }}",
             }}},
         },
@@ -35,32 +35,32 @@ def lookup(tmp_path, expression, *extra):
 
 
 def test_another_hosts_values_from_the_defaults_under_its_inventory(tmp_path):
-    values, run = lookup(tmp_path, "lookup('advwell.platform.role_vars', 'db_vps_deploy_dir', ['db_backup_restore_script', "
-                                   "'db_backup_s3_bucket', 'db_vps_tls_dir', 'db_vps_container', 'db_backup_s3_prefix'], "
+    values, run = lookup(tmp_path, "lookup('advwell.platform.role_vars', 'advwell_db_deploy_dir', ['db_backup_restore_script', "
+                                   "'db_backup_s3_bucket', 'db_vps_tls_dir', 'advwell_db_container', 'db_backup_s3_prefix'], "
                                    "host='db-vps', roles=['db_vps', 'db_backup'])")
     assert values == {
-        "db_vps_deploy_dir": "/srv/advwell-db",                           # the inventory's
-        "db_backup_restore_script": "/root/advwell-db/scripts/restore.sh",  # db_backup's own deploy dir
+        "advwell_db_deploy_dir": "/srv/advwell-db",                       # the inventory's
+        "db_backup_restore_script": "/srv/advwell-db/scripts/restore.sh",   # the one deploy directory
         "db_backup_s3_bucket": "bucket-of-db-vps",                        # templated as that host
         "db_vps_tls_dir": "/srv/advwell-db/config/tls",                  # the role's vars, on the inventory
-        "db_vps_container": "advwell-postgres",                           # a default
+        "advwell_db_container": "advwell-postgres",                       # the advwell role's default
         "db_backup_s3_prefix": "backups/postgresql/",
-    }, run.stdout + run.stderr
+    }, run.stderr
 
 
 def test_extra_vars_win(tmp_path):
-    values, run = lookup(tmp_path, "lookup('advwell.platform.role_vars', 'db_vps_deploy_dir', host='db-vps', roles=['db_vps'])",
-                         "-e", "db_vps_deploy_dir=/opt/db")
-    assert values == {"db_vps_deploy_dir": "/opt/db"}, run.stdout + run.stderr
+    values, run = lookup(tmp_path, "lookup('advwell.platform.role_vars', 'advwell_db_deploy_dir', host='db-vps', roles=['db_vps'])",
+                         "-e", "advwell_db_deploy_dir=/opt/db")
+    assert values == {"advwell_db_deploy_dir": "/opt/db"}, run.stdout + run.stderr
 
 
 def test_unknown_names_hosts_and_roles_are_errors(tmp_path):
     for expression, message in [
         ("lookup('advwell.platform.role_vars', 'db_vps_nothing', host='db-vps', roles=['db_vps'])",
          "role_vars: db_vps_nothing is not defined on db-vps"),
-        ("lookup('advwell.platform.role_vars', 'db_vps_container', host='nowhere', roles=['db_vps'])",
+        ("lookup('advwell.platform.role_vars', 'advwell_db_container', host='nowhere', roles=['db_vps'])",
          "role_vars: 'nowhere' is not a host of the inventory"),
-        ("lookup('advwell.platform.role_vars', 'db_vps_container', host='db-vps', roles=['db_nothing'])",
+        ("lookup('advwell.platform.role_vars', 'advwell_db_container', host='db-vps', roles=['db_nothing'])",
          "role_vars: no role 'db_nothing' in this collection"),
     ]:
         values, error = lookup(tmp_path, expression)
@@ -79,8 +79,8 @@ def test_the_restore_playbook_asks_for_what_phase_5_and_phase_3_set_up(tmp_path)
         restore_vars = yaml.safe_load(handle)[0]["vars"]
     inventory = {"all": {"children": {
         "app_vps": {"hosts": {"app-vps": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-                                          "app_vps_stack_name": "crm"}}},
-        "db_vps": {"hosts": {"db-vps": {"db_backup_deploy_dir": "/srv/backup", "db_backup_database": "lawdb"}}},
+                                          "advwell_stack_name": "crm"}}},
+        "db_vps": {"hosts": {"db-vps": {"advwell_db_deploy_dir": "/srv/backup", "advwell_database": "lawdb"}}},
     }}}
     (tmp_path / "hosts.json").write_text(json.dumps(inventory))
     result_file = tmp_path / "result.json"
