@@ -16,7 +16,7 @@ PLATFORM = os.path.join(REPO_ROOT, "molecule", "platform")
 def test_site_runs_every_phase_that_is_not_on_demand():
     missing = [name for name in phases.phase_playbooks()
                if name not in phases.site_phases() and name not in phases.on_demand()]
-    assert missing == [], f"playbooks/site.yml does not run {missing} (nor lists them on its 'On demand' line)"
+    assert missing == [], f"playbooks/site.yml does not run {missing} (nor does lab/phases.py's ON_DEMAND list them)"
 
 
 def test_site_runs_the_phases_in_order_and_only_existing_ones():

@@ -12,7 +12,7 @@ held at zero by tests/unit/test_role_interfaces.py:
   - shell idioms: finding a Swarm task's container with `docker ps --filter
     label=com.docker.swarm.service.name=...`, `promtool query` and `amtool alert query` in a
     container, and `sshd -T` (modules swarm_task_exec and prometheus_query, and the filter
-    sshd_effective, do these once);
+    sshd_effective and the security role's entry point sshd_state, do these once);
   - login_* tasks: a PostgreSQL task that spells its login (host, port, user, password)
     instead of taking it from module_defaults.
 """
@@ -34,9 +34,9 @@ SHELL_IDIOMS = {
     "sshd -T": re.compile(r"sshd -T"),
 }
 # Where each is done once: runbook templates are commands a person types (they name the idiom
-# once, in a macro), sshd_effective.yml is the one place that runs sshd -T, and the argument
+# once, in a macro), sshd_state.yml is the one place that runs sshd -T, and the argument
 # specs are documentation.
-SHELL_IDIOM_EXEMPT = ("roles/docs/templates/", "roles/security/tasks/sshd_effective.yml", "roles/*/meta/")
+SHELL_IDIOM_EXEMPT = ("roles/docs/templates/", "roles/security/tasks/sshd_state.yml", "roles/*/meta/")
 # Who logs in where; login_db, the database a task works on, is the task's own.
 LOGIN_ARGUMENTS = {"login_host", "login_port", "login_user", "login_password", "login_unix_socket"}
 INCLUDE_ROLE_KEYS = {"include_role", "import_role", "ansible.builtin.include_role", "ansible.builtin.import_role"}
