@@ -14,4 +14,5 @@ pytest_plugins = [
     "tests.fixtures.fail2ban",
     "tests.fixtures.backup",
     "tests.fixtures.http",
+    "tests.fixtures.prometheus",
 ]

@@ -21,30 +21,33 @@ def ansible(tool, *args, cwd=REPO_ROOT, env=None, merge_stderr=False):
     return run
 
 
-def run_module(tmp_path, module, args, check_mode=False, verbosity="-v", host=None,
-               connection="community.docker.docker", interpreter="/usr/bin/python3", diff=False):
-    """Runs one module task the way a playbook does; returns (registered result, the run).
+def run_module_cases(tmp_path, module, cases, host=None, connection="community.docker.docker",
+                     interpreter="/usr/bin/python3", verbosity="-v", diff=False):
+    """Runs `module` once per case, in order, in one ansible-playbook (a start costs seconds, a
+    task a fraction of one); a case is its arguments (a dict), or (arguments, check_mode), and a
+    failed case does not stop the next. Returns (the registered results in the cases' order, the run).
 
-    By default the module runs on this machine. With `host` it runs there through
-    `connection` (by default inside the Docker container named `host`, with the container's
-    `interpreter`); the result is still kept on this machine. `diff` is --diff for the task.
+    By default the module runs on this machine. With `host` it runs there through `connection`
+    (by default inside the Docker container named `host`, with the container's `interpreter`);
+    the results are still kept on this machine. `diff` is --diff for every case.
     """
-
-    result_file = tmp_path / "result.json"
+    result_file = tmp_path / "results.json"
     result_file.unlink(missing_ok=True)
-    module_task = {"name": "Run the module", module: args, "check_mode": check_mode,
-                   "ignore_errors": True, "register": "outcome"}
-    keep_task = {"name": "Keep the result",
-                 "ansible.builtin.copy": {"content": "{{ outcome | to_json }}", "dest": str(result_file),
-                                          "mode": "0600"}}
-    if diff:
-        module_task["diff"] = True
+    tasks = []
+    for index, case in enumerate(cases):
+        args, check_mode = case if isinstance(case, tuple) else (case, False)
+        tasks.append({"name": f"Case {index}", module: args, "check_mode": check_mode, "diff": diff,
+                      "ignore_errors": True, "register": f"case_{index}"})
+    keep_task = {"name": "Keep the results",
+                 "ansible.builtin.copy": {"content": "{{ [" + ", ".join(f"case_{index}" for index in range(len(cases)))
+                                                     + "] | to_json }}",
+                                          "dest": str(result_file), "mode": "0600"}}
     if host is None:
         play = {"hosts": "localhost", "connection": "local",
                 "vars": {"ansible_python_interpreter": sys.executable}}
         inventory = "localhost,"
     else:
-        # Connection settings are the host's (not the play's), so that the result can be
+        # Connection settings are the host's (not the play's), so that the results can be
         # written by the implicit localhost. Pipelining saves the file copies per task.
         play = {"hosts": host}
         keep_task["delegate_to"] = "localhost"
@@ -53,17 +56,21 @@ def run_module(tmp_path, module, args, check_mode=False, verbosity="-v", host=No
             "ansible_connection": connection, "ansible_python_interpreter": interpreter,
             "ansible_pipelining": True}}}}))
         inventory = str(inventory_file)
-    playbook = [{
-        "name": f"Run {module}",
-        **play,
-        "gather_facts": False,
-        "tasks": [module_task, keep_task],
-    }]
     playbook_file = tmp_path / "playbook.yml"
-    playbook_file.write_text(json.dumps(playbook))  # JSON is YAML
+    playbook_file.write_text(json.dumps([{"name": f"Run {module}", **play, "gather_facts": False,
+                                          "tasks": [*tasks, keep_task]}]))  # JSON is YAML
     run = ansible("ansible-playbook", verbosity, "-i", inventory, str(playbook_file))
     assert result_file.exists(), run.stdout + run.stderr
     return json.loads(result_file.read_text()), run
+
+
+def run_module(tmp_path, module, args, check_mode=False, verbosity="-v", host=None,
+               connection="community.docker.docker", interpreter="/usr/bin/python3", diff=False):
+    """Runs one module task the way a playbook does (run_module_cases with one case); returns
+    (its registered result, the run)."""
+    results, run = run_module_cases(tmp_path, module, [(args, check_mode)], host, connection, interpreter,
+                                    verbosity, diff)
+    return results[0], run
 
 
 def run_playbook(*args, env=None):
