@@ -25,7 +25,8 @@ def run_module_cases(tmp_path, module, cases, host=None, connection="community.d
                      interpreter="/usr/bin/python3", verbosity="-v", diff=False):
     """Runs `module` once per case, in order, in one ansible-playbook (a start costs seconds, a
     task a fraction of one); a case is its arguments (a dict), or (arguments, check_mode), and a
-    failed case does not stop the next. Returns (the registered results in the cases' order, the run).
+    failed case does not stop the next, but a module that crashed (MODULE FAILURE) fails the test.
+    Returns (the registered results in the cases' order, the run).
 
     By default the module runs on this machine. With `host` it runs there through `connection`
     (by default inside the Docker container named `host`, with the container's `interpreter`);
@@ -61,7 +62,10 @@ def run_module_cases(tmp_path, module, cases, host=None, connection="community.d
                                           "tasks": [*tasks, keep_task]}]))  # JSON is YAML
     run = ansible("ansible-playbook", verbosity, "-i", inventory, str(playbook_file))
     assert result_file.exists(), run.stdout + run.stderr
-    return json.loads(result_file.read_text()), run
+    results = json.loads(result_file.read_text())
+    # A module that crashed, rather than failed as designed, fails every test that ran it.
+    assert not [result for result in results if "MODULE FAILURE" in str(result.get("msg", ""))], run.stdout + run.stderr
+    return results, run
 
 
 def run_module(tmp_path, module, args, check_mode=False, verbosity="-v", host=None,
