@@ -13,7 +13,7 @@ def parse_effective(text):
     (a list on one line stays one string: split it where the keyword is a list)."""
     effective = {}
     for line in text.splitlines():
-        keyword, _, value = line.strip().partition(" ")
+        keyword, _space, value = line.strip().partition(" ")
         if keyword:
             effective.setdefault(keyword.lower(), []).append(value.strip())
     return effective

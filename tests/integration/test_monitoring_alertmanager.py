@@ -73,9 +73,9 @@ def alertmanager_config(tmp_path_factory, webhook):
     directory = tmp_path_factory.mktemp("alertmanager")
     hook = f"http://127.0.0.1:{webhook.server_address[1]}"
     _results, run = render_role(directory, monitoring_group_wait="1s", monitoring_group_interval="1s",
-                      monitoring_receivers=[{"name": "pager", "webhook": {"url": f"{hook}/critical"}},
-                                            {"name": "chat", "webhook": {"url": f"{hook}/warning"}}],
-                      monitoring_routes={"critical": "pager", "warning": "chat"})
+                                monitoring_receivers=[{"name": "pager", "webhook": {"url": f"{hook}/critical"}},
+                                                      {"name": "chat", "webhook": {"url": f"{hook}/warning"}}],
+                                monitoring_routes={"critical": "pager", "warning": "chat"})
     assert run.returncode == 0, run.stdout + run.stderr
     return directory / "config" / "alertmanager" / "alertmanager.yml"
 

@@ -357,7 +357,7 @@ def test_no_traffic_is_infinite_headroom_and_never_alerts(tmp_path, rules_file):
 def test_the_headroom_alert_follows_the_variables(tmp_path):
     """A longer hold per request (phase 7's measurement) lowers the ceiling; the minimum is the inventory's."""
     _results, run = render_role(tmp_path, monitoring_capacity_connection_seconds=0.17, monitoring_capacity_headroom_min=2,
-                      monitoring_alert_for={"capacity_headroom": "5m"})
+                                monitoring_alert_for={"capacity_headroom": "5m"})
     assert run.returncode == 0, run.stdout + run.stderr
     rules_file = tmp_path / "config" / "prometheus" / "rules" / "advwell.yml"
     # 3 x 25 / 0.17 = 441 req/s against 400: headroom 1.10, below 2. The rate ramps up by 80 req/s

@@ -115,7 +115,7 @@ def undeclared_entry_points(root=ROOT):
                 include = node[key]
                 if not isinstance(include, dict) or "tasks_from" not in include:
                     continue
-                role = str(include.get("name", "")).split(".")[-1]
+                role = str(include.get("name", "")).rsplit(".", maxsplit=1)[-1]
                 entry = re.sub(r"\.ya?ml$", "", str(include["tasks_from"]))
                 if entry not in declared.get(role, set()):
                     found.append((relative, role, entry))
