@@ -44,6 +44,7 @@ def test_the_rendered_scripts_are_shellcheck_clean(tmp_path, template):
     script = tmp_path / template[:-len(".sh.j2")]
     script.write_text(render(os.path.join(ROLE, "templates", template),
                              db_backup_env_file="/etc/advwell/backup.env",
+                             db_backup_restore_env_file="/etc/advwell/restore.env",
                              db_backup_lib_dir="/usr/local/lib/advwell-backup"))
     run = subprocess.run(["shellcheck", "--severity=style", "--external-sources",
                           "--source-path", os.path.join(ROLE, "files"), str(script)],
@@ -401,7 +402,8 @@ def test_a_large_upload_goes_in_parts_and_is_verified(backup, tmp_path, monkeypa
 
 
 def render_role_files(tmp_path, **variables):
-    """The role's env file, service and timer, rendered by Ansible with the role's defaults."""
+    """The role's env file, service and timer, rendered by Ansible with the role's defaults (over
+    the advwell role's, which it depends on)."""
     out = tmp_path / "rendered"
     out.mkdir()
     tasks = [{"name": f"Render {name}", "ansible.builtin.template": {
@@ -413,7 +415,7 @@ def render_role_files(tmp_path, **variables):
     playbook = tmp_path / "render.yml"
     playbook.write_text(json.dumps([{
         "hosts": "localhost", "connection": "local", "gather_facts": False,
-        "vars_files": [os.path.join(ROLE, "defaults", "main.yml")],
+        "vars_files": [os.path.join(ROLE, "..", "advwell", "defaults", "main.yml"), os.path.join(ROLE, "defaults", "main.yml")],
         "vars": {"ansible_python_interpreter": sys.executable}, "tasks": tasks}]))
     extra = tmp_path / "extra.json"
     extra.write_text(json.dumps(variables))  # extra vars: above the defaults in vars_files
