@@ -11,7 +11,7 @@ import pytest
 from tests.fixtures.ports import free_port
 from tests.fixtures.prometheus import self_scrape_config, wait_until_up
 from tests.fixtures.swarm import docker
-from tests.integration.ansible_run import run_module, run_module_cases
+from tests.integration.ansible_run import run_module_cases
 
 pytestmark = pytest.mark.docker
 
@@ -77,9 +77,6 @@ class Way:
         self.host = host
         self.instance = instance
 
-    def run(self, tmp_path, check_mode=False, **args):
-        return run_module(tmp_path, MODULE, {**self.target_args, **args}, check_mode=check_mode, host=self.host)[0]
-
     def run_cases(self, tmp_path, cases):
         cases = [({**self.target_args, **case[0]}, case[1]) if isinstance(case, tuple) else {**self.target_args, **case}
                  for case in cases]
@@ -95,12 +92,55 @@ def way(request):
     return Way({"url": server.url}, None, server.target)
 
 
+BAD_INPUT = [
+    (dict(query="up", queries=[{"query": "up"}]), "parameters are mutually exclusive: query|queries"),
+    (dict(), "one of the following is required: query, queries"),
+    (dict(query="up", time="yesterday"), "time: must be epoch seconds"),
+    (dict(queries=[{"query": "up", "time": "2026-13-01T00:00:00Z"}]),
+     "queries[0].time: '2026-13-01T00:00:00Z' is not a valid date and time"),
+    (dict(queries=[{"name": "no query"}]), "queries[0].query: must be a non-empty PromQL expression"),
+    (dict(queries=[]), "queries: must not be empty"),
+    (dict(query=""), "query: must be a non-empty PromQL expression"),
+    (dict(query="up", timeout=0), "timeout: must be more than 0 seconds"),
+]
+
+
+@pytest.fixture(scope="module")
+def asked(way, tmp_path_factory):
+    """The way's cases, in one ansible-playbook (a start costs seconds): {"now": the time the
+    queries case asks at, "queries": its queries, "up_checked", "up_again", "queries_result",
+    "bad_promql_single", "bad_promql_batch": their results, "bad_input": BAD_INPUT's results}."""
+    # A whole second after now: the server may have started within the current second, and a
+    # query at a time before its first scrape finds no sample. (The cases run after it.)
+    now = int(time.time()) + 1
+    rfc3339 = datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    queries = [
+        {"name": "up_now", "step": 0, "query": "up", "time": now},
+        {"name": "count", "step": None, "query": 'count(up{job="prometheus"})', "time": rfc3339},
+        {"query": "vector(42)", "time": FIXED_TIME, "extra": {"nested": [1, 2]}},
+        {"query": "vector(7)", "time": f"{FIXED_TIME}.5"},
+        {"query": "scalar(vector(3))", "time": FIXED_TIME},
+        {"query": 'absent(up{job="nothing"}) * 0', "result": "replaced"},
+    ]
+    named = {
+        "up_checked": ({"query": "up"}, True),
+        "up_again": {"query": "up"},
+        "queries_result": {"queries": queries},
+        "bad_promql_single": {"query": "sum(up"},
+        "bad_promql_batch": {"queries": [{"query": "up"}, {"query": "up{", "name": "broken"},
+                                         {"query": "rate(up)", "name": "not_a_range"}]},
+    }
+    results = way.run_cases(tmp_path_factory.mktemp("asked"),
+                            [*named.values(), *(args for args, _message in BAD_INPUT)])
+    return {"now": now, "queries": queries, **dict(zip(named, results)), "bad_input": results[len(named):]}
+
+
 def self_scrape(result):
     return [sample for sample in result if sample["metric"].get("job") == "prometheus"]
 
 
-def test_up_gives_the_self_scrape_target_in_check_mode_and_again_unchanged(tmp_path, way):
-    checked, again = way.run_cases(tmp_path, [({"query": "up"}, True), {"query": "up"}])
+def test_up_gives_the_self_scrape_target_in_check_mode_and_again_unchanged(way, asked):
+    checked, again = asked["up_checked"], asked["up_again"]
     for result in (checked, again):
         assert not result.get("failed"), result
         assert result["changed"] is False
@@ -112,18 +152,8 @@ def test_up_gives_the_self_scrape_target_in_check_mode_and_again_unchanged(tmp_p
     assert checked["result"][0]["value"][0] <= again["result"][0]["value"][0]
 
 
-def test_queries_keep_their_keys_and_get_their_results(tmp_path, way):
-    now = int(time.time())
-    rfc3339 = datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    queries = [
-        {"name": "up_now", "step": 0, "query": "up", "time": now},
-        {"name": "count", "step": None, "query": 'count(up{job="prometheus"})', "time": rfc3339},
-        {"query": "vector(42)", "time": FIXED_TIME, "extra": {"nested": [1, 2]}},
-        {"query": "vector(7)", "time": f"{FIXED_TIME}.5"},
-        {"query": "scalar(vector(3))", "time": FIXED_TIME},
-        {"query": 'absent(up{job="nothing"}) * 0', "result": "replaced"},
-    ]
-    result = way.run(tmp_path, queries=queries)
+def test_queries_keep_their_keys_and_get_their_results(asked):
+    now, queries, result = asked["now"], asked["queries"], asked["queries_result"]
     assert not result.get("failed"), result
     assert result["changed"] is False
     assert "result" not in result
@@ -139,11 +169,8 @@ def test_queries_keep_their_keys_and_get_their_results(tmp_path, way):
     assert results[5]["result"] == [{"metric": {"job": "nothing"}, "value": [results[5]["result"][0]["value"][0], "0"]}]
 
 
-def test_bad_promql_fails_naming_the_query(tmp_path, way):
-    single, batch = way.run_cases(tmp_path, [
-        {"query": "sum(up"},
-        {"queries": [{"query": "up"}, {"query": "up{", "name": "broken"}, {"query": "rate(up)", "name": "not_a_range"}]},
-    ])
+def test_bad_promql_fails_naming_the_query(asked):
+    single, batch = asked["bad_promql_single"], asked["bad_promql_batch"]
     assert single["failed"] is True
     assert single["msg"].startswith("1 query failed: query 'sum(up': ")
     assert "parse error" in single["msg"] and "bad_data" in single["msg"]
@@ -154,20 +181,9 @@ def test_bad_promql_fails_naming_the_query(tmp_path, way):
     assert "results" not in batch
 
 
-def test_bad_input_fails_naming_the_parameter(tmp_path, way):
-    cases = [
-        (dict(query="up", queries=[{"query": "up"}]), "parameters are mutually exclusive: query|queries"),
-        (dict(), "one of the following is required: query, queries"),
-        (dict(query="up", time="yesterday"), "time: must be epoch seconds"),
-        (dict(queries=[{"query": "up", "time": "2026-13-01T00:00:00Z"}]),
-         "queries[0].time: '2026-13-01T00:00:00Z' is not a valid date and time"),
-        (dict(queries=[{"name": "no query"}]), "queries[0].query: must be a non-empty PromQL expression"),
-        (dict(queries=[]), "queries: must not be empty"),
-        (dict(query=""), "query: must be a non-empty PromQL expression"),
-        (dict(query="up", timeout=0), "timeout: must be more than 0 seconds"),
-    ]
-    results = way.run_cases(tmp_path, [args for args, _message in cases])
-    for (args, message), result in zip(cases, results):
+def test_bad_input_fails_naming_the_parameter(asked):
+    assert len(asked["bad_input"]) == len(BAD_INPUT)
+    for (args, message), result in zip(BAD_INPUT, asked["bad_input"]):
         assert result.get("failed") is True, (args, result)
         assert message in result["msg"], (args, result["msg"])
 
